@@ -1,0 +1,46 @@
+"""The attributor contract: fold (coalitions, keep-masks, scores) chunk by chunk into attributions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from perturbx.registry import Component
+from perturbx.samplers.base import Coalitions
+from perturbx.segmenters.segmentation import Segmentation
+
+
+@dataclass
+class Attribution:
+    """Feature scores ``[M]`` (``None`` for pixel-only methods) and the per-pixel map ``[H,W]``."""
+
+    features: torch.Tensor | None
+    pixels: torch.Tensor
+
+
+class Accumulator:
+    """Running state of one image's attribution; :meth:`update` sees each chunk once, in order."""
+
+    def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def result(self) -> Attribution:
+        raise NotImplementedError
+
+
+class Attributor(Component):
+    """Turns perturbation outcomes into attributions.
+
+    ``start`` receives the image's segmentation, the full coalition design and the unperturbed score
+    ``y0``; it returns an :class:`Accumulator` that the query engine feeds chunk by chunk.
+    """
+
+    kind: ClassVar[str] = "attributor"
+
+    def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
+        """Reject designs this attributor cannot use, before any model query."""
+
+    def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
+        raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Occlusion metrics and the evaluator."""
+
+from perturbx.registry import load_package
+
+__all__ = load_package(__name__, globals())

@@ -1,0 +1,91 @@
+"""A perturbation explanation assembled from stages: segmenter → sampler → perturber → model → attributor."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, field_validator
+from tqdm.auto import tqdm
+
+from perturbx import registry
+from perturbx.attributors.base import Attributor
+from perturbx.explainer import Explainer
+from perturbx.explanation import Explanation, FeatureScores
+from perturbx.models.adapter import ModelAdapter
+from perturbx.perturb import engine
+from perturbx.samplers.base import Sampler
+from perturbx.segmenters.base import Segmenter
+from perturbx.substrates.base import Substrate
+from perturbx.targets import TargetSpec, resolve_targets
+
+
+@registry.register("pipeline", paper="Pihlgren & Främling 2024 (perturbation pipelines)")
+class Pipeline(Explainer):
+    """Stages may be given as objects, registry names, or ``{name: ..., **params}`` mappings.
+
+    Every image is explained with the same seed, so its map does not depend on the other images in
+    the batch, on ``batch_size`` or on the device the coalitions are evaluated on.
+    """
+
+    segmenter: Segmenter = Field(default_factory=lambda: registry.build("segmenter", "grid"))
+    sampler: Sampler = Field(default_factory=lambda: registry.build("sampler", "bernoulli"))
+    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", "constant"))
+    attributor: Attributor = Field(default_factory=lambda: registry.build("attributor", "rise"))
+    n_samples: int = Field(1000, ge=1, description="coalitions to evaluate per image")
+    seed: int = Field(0, ge=0, description="seed of every random stage")
+    batch_size: int | Literal["auto"] = Field("auto", description="images per model call, or auto-tuned")
+    progress: bool = Field(True, description="show a progress bar")
+
+    @field_validator("segmenter", "sampler", "substrate", "attributor", mode="before")
+    @classmethod
+    def _build(cls, value: Any, info: Any) -> Any:
+        return registry.build(info.field_name, value, where=info.field_name)
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("batch_size must be >= 1 or 'auto'")
+        return value
+
+    def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        device = adapter.device
+        jobs = [self._prepare(image, device) for image in x]
+        outputs = adapter(x)
+        targets = resolve_targets(target, outputs)
+        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
+        total = sum(len(job["coalitions"]) for job in jobs)
+        n_queries = x.shape[0]
+        features, maps = [], []
+        with tqdm(total=total, disable=not self.progress, desc=f"{self.attributor.name} queries", unit="img") as bar:
+            for b, job in enumerate(jobs):
+                score = targets.fns[b]
+                y0 = score(outputs[b : b + 1])[0]
+                accumulator = self.attributor.start(job["segmentation"], job["coalitions"], y0)
+                n_queries += engine.run(engine.Job(**job, score=score, accumulator=accumulator,
+                                                   substrate=self.substrate), adapter, size, bar)
+                result = accumulator.result()
+                maps.append(result.pixels.cpu())
+                if result.features is not None:
+                    features.append(FeatureScores(result.features.cpu(), job["segmentation"].to("cpu")))
+        return Explanation(
+            maps=torch.stack(maps)[:, None],
+            targets=targets.classes,
+            n_queries=n_queries,
+            method=self.attributor.name,
+            features=features or None,
+            meta={"pipeline": self.spec(), "batch_size": size},
+        )
+
+    def _prepare(self, image: torch.Tensor, device: torch.device) -> dict[str, Any]:
+        """Segmentation, coalitions and fill for one image: all checks happen here, before any query."""
+        generator = torch.Generator().manual_seed(self.seed)
+        segmentation = self.segmenter.segment(image, self.n_samples, generator)
+        coalitions = self.sampler.sample(self.n_samples, segmentation.n_features, generator)
+        self.attributor.check(coalitions, segmentation)
+        segmentation = segmentation.to(device)
+        image = image.to(device)
+        fill = None if self.substrate.depends_on_mask else self.substrate.prepare(image, segmentation, generator)
+        return {"image": image, "segmentation": segmentation, "coalitions": coalitions, "fill": fill,
+                "generator": generator}

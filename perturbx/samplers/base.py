@@ -1,0 +1,38 @@
+"""The sampler contract: coalitions ``Z [N,M]`` in [0,1], 1 = keep the feature, 0 = replace it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from perturbx.registry import Component
+
+
+@dataclass
+class Coalitions:
+    """Sampled coalitions and, for samplers that weight them (KernelSHAP), per-row weights."""
+
+    z: torch.Tensor
+    weights: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+
+class Sampler(Component):
+    """Draw coalitions on the CPU from a seeded generator, so the design is identical on every device.
+
+    ``n_samples`` is a request: samplers with a fixed design (exhaustive, single-feature) say how
+    many rows they need through :meth:`size`.
+    """
+
+    kind: ClassVar[str] = "sampler"
+
+    def size(self, n_samples: int, n_features: int) -> int:
+        """How many rows :meth:`sample` returns for this request."""
+        return n_samples
+
+    def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Coalitions:
+        raise NotImplementedError

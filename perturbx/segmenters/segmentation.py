@@ -1,0 +1,101 @@
+"""What a segmenter returns: labels, soft feature masks, and the coalition -> keep-mask projection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from perturbx.perturb.filters import gaussian_blur
+
+
+@dataclass
+class Segmentation:
+    """``labels [H,W]`` (0..M-1) and soft ``masks [M,H,W]``; a keep-mask is ``Z·masks / Σ masks``.
+
+    Hard segmentations take a gather instead of the matrix product. Subclasses may make keep-masks
+    that vary per sample (the randomly shifted RISE grid); ``masks`` is then their reference form.
+    """
+
+    labels: torch.Tensor
+    masks: torch.Tensor
+    hard: bool = False
+    coverage: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.coverage = self.masks.sum(0).clamp_min(1e-12)
+
+    @classmethod
+    def from_labels(cls, labels: torch.Tensor, sigma: float = 0.0) -> Segmentation:
+        """Relabel any integer map to 0..M-1 and build one-hot masks, faded by a Gaussian if ``sigma > 0``."""
+        _, dense = torch.unique(labels, return_inverse=True)
+        dense = dense.long()
+        masks = F.one_hot(dense, int(dense.max()) + 1).permute(2, 0, 1).float()
+        if sigma > 0:
+            return cls(dense, gaussian_blur(masks[None], sigma)[0])
+        return cls(dense, masks, hard=True)
+
+    @property
+    def n_features(self) -> int:
+        return self.masks.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.labels.shape)
+
+    def to(self, device: torch.device) -> Segmentation:
+        """This segmentation with its tensors on ``device``."""
+        if self.masks.device == torch.device(device):
+            return self
+        moved = type(self).__new__(type(self))
+        moved.__dict__.update({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()})
+        return moved
+
+    def keep_masks(self, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Keep-masks ``[n,H,W]`` in [0,1] for coalitions ``z [n,M]``; ``index`` numbers the samples."""
+        return self.combine(z)
+
+    def combine(self, z: torch.Tensor) -> torch.Tensor:
+        """``Σ_m z[:,m]·masks[m] / Σ_m masks[m]`` through the reference masks, as ``[n,H,W]``."""
+        if self.hard:
+            return z[:, self.labels]
+        flat = z @ self.masks.flatten(1)
+        return (flat / self.coverage.flatten()).view(-1, *self.shape)
+
+    def project(self, scores: torch.Tensor) -> torch.Tensor:
+        """Per-pixel map ``[H,W]``: each pixel gets the mask-weighted mean of its features' scores."""
+        return self.combine(scores.to(self.masks)[None])[0]
+
+
+@dataclass
+class ShiftedGrid(Segmentation):
+    """RISE cells: an ``s×s`` coalition grid upsampled to ``(s+1)·cell`` and cropped at a random
+    per-sample offset, so cell borders fall anywhere. ``shifts [N,2]`` holds each sample's offset."""
+
+    cells: int = 7
+    cell: tuple[int, int] = (32, 32)
+    mode: str = "bilinear"
+    shifts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
+
+    def keep_masks(self, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        offsets = self.shifts.to(z.device)[index.to(z.device)]
+        return shifted_cells(z, self.cells, self.cell, self.mode, offsets, self.shape)
+
+
+def shifted_cells(
+    z: torch.Tensor, cells: int, cell: tuple[int, int], mode: str, offsets: torch.Tensor, shape: tuple[int, int]
+) -> torch.Tensor:
+    """Upsample each ``cells×cells`` grid of ``z [n,cells²]`` to ``(cells+1)·cell`` (bilinear, or
+    nearest for hard cells) and crop ``shape`` at each row's ``offsets [n,2]``: ``[n,H,W]``."""
+    n, (h, w) = z.shape[0], shape
+    grid = z.view(n, 1, cells, cells)
+    if mode == "bilinear":
+        up = ((cells + 1) * cell[0], (cells + 1) * cell[1])
+        big = F.interpolate(grid, size=up, mode="bilinear", align_corners=False)[:, 0]
+    else:
+        big = grid[:, 0].repeat_interleave(cell[0], 1).repeat_interleave(cell[1], 2)
+        big = F.pad(big, (0, cell[1], 0, cell[0]), mode="replicate")
+    rows = offsets[:, :1] + torch.arange(h, device=z.device)
+    cols = offsets[:, 1:] + torch.arange(w, device=z.device)
+    return big[torch.arange(n, device=z.device)[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -1,0 +1,87 @@
+"""One target interface for every method: an int, one int per image, or a callable on the output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import torch
+
+from perturbx.errors import PerturbxError
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+TargetSpec = Union[None, int, Sequence[int], torch.Tensor, ScoreFn, Sequence[ScoreFn]]
+
+
+@dataclass(frozen=True)
+class ClassTarget:
+    """Select one class's column of a model output ``[n, K]``."""
+
+    index: int
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        return output[:, self.index]
+
+
+@dataclass
+class Targets:
+    """Per-image score functions, and the class indices when targets are classes."""
+
+    fns: list[ScoreFn]
+    classes: torch.Tensor | None
+
+
+def check_target(target: TargetSpec, batch: int) -> None:
+    """Reject malformed targets before any model query."""
+    if target is None or callable(target):
+        return
+    if isinstance(target, bool):
+        raise PerturbxError(f"target: expected a class index, got a bool ({target!r})")
+    if isinstance(target, int):
+        if target < 0:
+            raise PerturbxError(f"target: class index must be >= 0, got {target}")
+        return
+    if isinstance(target, torch.Tensor):
+        if target.is_floating_point() or target.is_complex():
+            raise PerturbxError(f"target: expected an integer tensor, got dtype {target.dtype}")
+        if target.dim() > 1 or (target.dim() == 1 and target.numel() != batch):
+            raise PerturbxError(
+                f"target: expected one class per image ({batch}), got a tensor of shape {tuple(target.shape)}"
+            )
+        if (target < 0).any():
+            raise PerturbxError("target: class indices must be >= 0")
+        return
+    if isinstance(target, Sequence) and not isinstance(target, str):
+        if len(target) != batch:
+            raise PerturbxError(f"target: expected one entry per image ({batch}), got {len(target)}")
+        if all(callable(t) for t in target):
+            return
+        if all(isinstance(t, int) and not isinstance(t, bool) for t in target):
+            check_target(torch.tensor(list(target)), batch)
+            return
+        raise PerturbxError("target: a list must hold only class indices or only callables")
+    raise PerturbxError(
+        f"target: expected None, an int, a tensor or list of ints, or a callable; got {type(target).__name__}"
+    )
+
+
+def resolve_targets(target: TargetSpec, outputs: torch.Tensor) -> Targets:
+    """Turn any accepted target into per-image score functions, given the model outputs on ``x``."""
+    batch, n_classes = outputs.shape[0], outputs.shape[-1]
+    check_target(target, batch)
+    if target is None:
+        classes = outputs.argmax(dim=-1).cpu()
+    elif callable(target):
+        return Targets([target] * batch, None)
+    elif isinstance(target, int):
+        classes = torch.full((batch,), target, dtype=torch.long)
+    elif isinstance(target, torch.Tensor):
+        classes = target.reshape(-1).expand(batch).long().cpu()
+    elif all(callable(t) for t in target):
+        return Targets(list(target), None)
+    else:
+        classes = torch.tensor(list(target), dtype=torch.long)
+    if int(classes.max()) >= n_classes:
+        raise PerturbxError(f"target: class {int(classes.max())} is out of range for a model with {n_classes} outputs")
+    return Targets([ClassTarget(int(c)) for c in classes], classes)
