@@ -4,6 +4,7 @@ from perturbx import attributors, data, models, samplers, segmenters, substrates
 from perturbx.errors import ConfigError, PerturbxError
 from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation, FeatureScores
+from perturbx.metrics.evaluator import evaluate as evaluate
 from perturbx.models import ModelAdapter
 from perturbx.pipelines import ExplainConfig, Pipeline, load, load_config
 from perturbx.registry import build, catalogue, register

@@ -1,0 +1,103 @@
+"""One evaluator for every explainer: pipelines, wrappers, registry specs or precomputed maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from perturbx import registry
+from perturbx.errors import PerturbxError
+from perturbx.explainer import Explainer
+from perturbx.images import check_images
+from perturbx.metrics.base import Metric, check_maps
+from perturbx.metrics.results import Results
+from perturbx.models.adapter import ModelAdapter, as_adapter
+from perturbx.targets import TargetSpec, check_target, resolve_targets
+
+Source = Explainer | torch.Tensor
+
+
+def evaluate(
+    model: nn.Module | ModelAdapter,
+    images: torch.Tensor,
+    explainers: Any,
+    metrics: Any,
+    target: TargetSpec = None,
+    regions: torch.Tensor | None = None,
+) -> Results:
+    """Score every explainer on ``images [B,C,H,W]`` with every metric.
+
+    ``explainers``: one explainer or registry spec, a list of them, or a dict name -> explainer, spec
+    or precomputed maps ``[B,1,H,W]``. ``metrics``: one metric or spec, or a list of them. ``target``
+    (default: the predicted class) is resolved once, so every explainer explains and every metric
+    scores the same class. ``regions`` are ground-truth masks ``[B,H,W]`` for localisation metrics.
+    Everything is validated before the first model query; the model is restored on return.
+    """
+    x = check_images(images, "images")
+    check_target(target, x.shape[0])
+    sources = _sources(explainers, x)
+    built = _metrics(metrics)
+    adapter = as_adapter(model)
+    for name, source in sources.items():
+        for metric in built:
+            if "explainer" in metric.requires and not isinstance(source, Explainer):
+                raise PerturbxError(f"metrics: {metric.name} explains again, so it cannot score the precomputed "
+                                    f"maps {name!r}; drop it or pass an explainer")
+            metric.check(x, source if isinstance(source, torch.Tensor) else None, regions=regions,
+                         explainer=source if isinstance(source, Explainer) else None)
+        if isinstance(source, Explainer):
+            source.check(adapter, x)
+    results = Results()
+    with adapter.session(tuple(x.shape[1:])):
+        targets = resolve_targets(target, adapter(x))
+        explain_as = targets.classes if targets.classes is not None else targets.fns
+        for name, source in sources.items():
+            maps = source if isinstance(source, torch.Tensor) else source.explain(adapter, x, explain_as).maps
+            maps = check_maps(maps, x, f"explainers[{name!r}] maps")
+            explainer = source if isinstance(source, Explainer) else None
+            for metric in built:
+                for score in metric.score(adapter, x, maps, targets, regions=regions, explainer=explainer):
+                    results.rows.append({"image": score.image, "explainer": name, "metric": score.metric,
+                                         "value": score.value, **score.protocol})
+                    if score.curve is not None:
+                        results.curves[(score.image, name, score.metric)] = score.curve
+    return results
+
+
+def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:
+    """Name every explainer: dict keys, else the registry name (numbered when repeated)."""
+    spec = isinstance(explainers, Mapping) and isinstance(explainers.get("name"), str)
+    if isinstance(explainers, Mapping) and not spec:
+        items = list(explainers.items())
+    elif isinstance(explainers, Sequence) and not isinstance(explainers, str):
+        items = [(None, e) for e in explainers]
+    else:
+        items = [(None, explainers)]
+    if not items:
+        raise PerturbxError("explainers: expected at least one explainer, spec or map tensor")
+    named: dict[str, Source] = {}
+    for key, value in items:
+        if isinstance(value, torch.Tensor):
+            if key is None:
+                raise PerturbxError("explainers: precomputed maps need a name; pass a dict {name: maps}")
+            source: Source = check_maps(value, x, f"explainers[{key!r}]")
+        else:
+            where = f"explainers[{key!r}]" if key is not None else "explainers"
+            source = registry.build("explainer", value, where=where)
+        name = str(key) if key is not None else source.name
+        unique, n = name, 2
+        while unique in named:
+            unique, n = f"{name}#{n}", n + 1
+        named[unique] = source
+    return named
+
+
+def _metrics(metrics: Any) -> list[Metric]:
+    """Build every metric from an object, a name or a ``{name: ..., **params}`` mapping."""
+    items = metrics if isinstance(metrics, Sequence) and not isinstance(metrics, str) else [metrics]
+    if not items:
+        raise PerturbxError("metrics: expected at least one metric")
+    return [registry.build("metric", m, where=f"metrics[{i}]") for i, m in enumerate(items)]
