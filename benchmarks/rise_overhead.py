@@ -54,15 +54,22 @@ def best_bare_plan(model: torch.nn.Module, device: str) -> tuple[int, bool]:
 
 
 def pipeline(n: int, device: str) -> px.Pipeline:
-    return px.Pipeline(segmenter={"name": "grid", "cells": 7, "edges": "bilinear", "shift": True},
-                       sampler="bernoulli", substrate="constant", attributor="rise",
-                       n_samples=n, seed=0, progress=False)
+    return px.Pipeline(
+        segmenter={"name": "grid", "cells": 7, "edges": "bilinear", "shift": True},
+        sampler="bernoulli",
+        substrate="constant",
+        attributor="rise",
+        n_samples=n,
+        seed=0,
+        progress=False,
+    )
 
 
 def peak_memory(n: int, device: str) -> float:
     """Peak RSS in MB of a fresh process that loads the model and runs the pipeline at ``n``."""
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), "--device", device],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(n), "--device", device], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
@@ -92,8 +99,10 @@ def main() -> None:
     adapter = px.ModelAdapter(model)
     with adapter.session((3, 224, 224)):
         plan = adapter.plan((3, 224, 224))
-    print(f"device={args.device} threads={torch.get_num_threads()} bare plan={bare_plan} pipeline plan={plan} "
-          f"(tuning cache {tuning.cache_file()})")
+    print(
+        f"device={args.device} threads={torch.get_num_threads()} bare plan={bare_plan} pipeline plan={plan} "
+        f"(tuning cache {tuning.cache_file()})"
+    )
     print(f"{'N':>6} {'bare s':>8} {'pipeline s':>11} {'ratio':>6} {'peak MB':>8}")
     for n in args.n:
         bare, piped = [], []

@@ -29,7 +29,7 @@ class Explainer(Component):
         check_target(target, x.shape[0])
         adapter = as_adapter(model)
         self.check(adapter, x)
-        with adapter.session(tuple(x.shape[1:])):
+        with adapter.session():
             return self.attribute(adapter, x, target)
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:

@@ -40,8 +40,9 @@ class Component(BaseModel):
         params = {}
         for field in type(self).model_fields:
             value = getattr(self, field)
-            params[field] = value.spec() if isinstance(value, Component) else self.model_dump(
-                mode="json", include={field})[field]
+            params[field] = (
+                value.spec() if isinstance(value, Component) else self.model_dump(mode="json", include={field})[field]
+            )
         return {"name": self.name, **params}
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 
 from perturbx.errors import PerturbxError
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
-TargetSpec = Union[None, int, Sequence[int], torch.Tensor, ScoreFn, Sequence[ScoreFn]]
+TargetSpec = int | Sequence[int] | torch.Tensor | ScoreFn | Sequence[ScoreFn] | None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def resize_crop(t: torch.Tensor, size: int) -> torch.Tensor:
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     t = F.interpolate(t[None], size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)[0]
     top, left = (nh - size) // 2, (nw - size) // 2
-    return t[:, top:top + size, left:left + size].clamp(0, 1)
+    return t[:, top : top + size, left : left + size].clamp(0, 1)
 
 
 def _read(source: str | Path) -> Any:

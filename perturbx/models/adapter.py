@@ -25,9 +25,9 @@ class ModelAdapter:
     """Wrap any classifier so that explainers can feed it un-normalised images in [0,1].
 
     ``mean``/``std`` normalise inputs inside the adapter; ``output`` picks probability, logit or
-    log-probability scores; ``batch_size`` and ``channels_last`` may be ``"auto"`` (measured once per
-    model, input shape and machine, and cached). Inside :meth:`session` the model is in eval mode;
-    on exit its state is restored exactly.
+    log-probability scores. With ``batch_size="auto"`` the batch size and (unless ``channels_last``
+    is fixed) the memory format are measured once per model, input shape and machine, and cached.
+    Inside :meth:`session` the model is in eval mode; on exit its state is restored exactly.
     """
 
     def __init__(
@@ -92,14 +92,16 @@ class ModelAdapter:
                 self._open = False
                 self._active_format = None
 
-    def plan(self, shape: tuple[int, int, int]) -> tuple[int, bool]:
-        """Batch size and memory format for inputs of ``shape`` (tuned when set to auto); the format is
-        applied to the model, so this runs only inside :meth:`session`, which restores it."""
+    def plan(self, shape: tuple[int, int, int], batch_size: int | None = None) -> tuple[int, bool]:
+        """Batch size and memory format for inputs of ``shape``: ``batch_size`` (or the adapter's own)
+        when given, else tuned. The format is applied to the model, so this runs only inside
+        :meth:`session`, which restores it."""
         if not self._open:
             raise RuntimeError("ModelAdapter.plan() runs inside adapter.session()")
-        if shape not in self._tuned:
-            self._tuned[shape] = self._choose(shape)
-        size, channels_last = self._tuned[shape]
+        key = (*shape, batch_size or 0)
+        if key not in self._tuned:
+            self._tuned[key] = self._choose(shape, batch_size)
+        size, channels_last = self._tuned[key]
         self._set_format(channels_last)
         return size, channels_last
 
@@ -119,33 +121,45 @@ class ModelAdapter:
             raise PerturbxError(f"model: expected outputs of shape [batch, classes], got {tuple(y.shape)}")
         return _OUTPUTS[self.output](y.float())
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Scores for a batch of any size, under inference mode, in chunks of the planned batch size."""
-        with self.session(tuple(x.shape[1:])), torch.inference_mode():
-            size, _ = self.plan(tuple(x.shape[1:]))
+        with self.session(), torch.inference_mode():
+            size, _ = self.plan(tuple(x.shape[1:]), batch_size)
             return torch.cat([self.forward(chunk) for chunk in x.split(size)])
 
     def _set_format(self, channels_last: bool) -> None:
         if self._active_format == channels_last:
             return
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        for p in self.model.parameters():
-            if p.dim() == 4:
-                p.data = p.data.contiguous(memory_format=fmt)
+        with torch.inference_mode(False):  # parameters must never become inference tensors
+            for p in self.model.parameters():
+                if p.dim() == 4:
+                    p.data = p.data.contiguous(memory_format=fmt)
         self._active_format = channels_last
 
-    def _choose(self, shape: tuple[int, int, int]) -> tuple[int, bool]:
+    def _choose(self, shape: tuple[int, int, int], batch_size: int | None) -> tuple[int, bool]:
         has_conv = any(p.dim() == 4 for p in self.model.parameters())
         fixed_format = None if self.channels_last == "auto" else bool(self.channels_last)
-        if self.batch_size != "auto":
-            return self.batch_size, has_conv and (fixed_format if fixed_format is not None else False)
+        requested = batch_size or (self.batch_size if self.batch_size != "auto" else None)
+        if requested:
+            return requested, has_conv and bool(fixed_format)
         formats = (True, False) if has_conv else (False,)
         if fixed_format is not None:
             formats = (fixed_format and has_conv,)
         n_params = sum(p.numel() for p in self.model.parameters())
         key = "|".join(
-            map(str, (type(self.model).__qualname__, n_params, shape, self.device, formats,
-                      torch.get_num_threads(), torch.__version__))
+            map(
+                str,
+                (
+                    type(self.model).__qualname__,
+                    n_params,
+                    shape,
+                    self.device,
+                    formats,
+                    torch.get_num_threads(),
+                    torch.__version__,
+                ),
+            )
         )
         cached = tuning.read_cache(key)
         if cached is not None:

@@ -7,11 +7,20 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 # (repeats, kernel, stride, expansion, out channels) per stage
-LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-                (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+LITE0_STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 
 
-def conv_bn_act(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+def conv_bn_act(
+    c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+) -> nn.Sequential:
     """Convolution without bias, batch norm, and optionally ReLU6."""
     layers: list[nn.Module] = [
         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
@@ -41,14 +50,18 @@ class MBConv(nn.Module):
 class EfficientNetLite(nn.Module):
     """Stem, seven MBConv stages, 1x1 head to 1280 channels, global average pool, linear classifier."""
 
-    def __init__(self, num_classes: int = 1000, stages: tuple = LITE0_STAGES, width: int = 32, head: int = 1280) -> None:
+    def __init__(
+        self, num_classes: int = 1000, stages: tuple = LITE0_STAGES, width: int = 32, head: int = 1280
+    ) -> None:
         super().__init__()
         self.stem = conv_bn_act(3, width, 3, stride=2)
         blocks: list[nn.Module] = []
         c_in = width
         for repeats, kernel, stride, expansion, c_out in stages:
-            stage = [MBConv(c_in if i == 0 else c_out, c_out, kernel, stride if i == 0 else 1, expansion)
-                     for i in range(repeats)]
+            stage = [
+                MBConv(c_in if i == 0 else c_out, c_out, kernel, stride if i == 0 else 1, expansion)
+                for i in range(repeats)
+            ]
             blocks.append(nn.Sequential(*stage))
             c_in = c_out
         self.stages = nn.Sequential(*blocks)

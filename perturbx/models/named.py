@@ -27,7 +27,9 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(line for line in text.splitlines() if line)
 
 
-def load(name: str = "efficientnet_lite0", pretrained: bool = True, device: str | torch.device = "cpu") -> ImageClassifier:
+def load(
+    name: str = "efficientnet_lite0", pretrained: bool = True, device: str | torch.device = "cpu"
+) -> ImageClassifier:
     """Load a classifier by name, in eval mode, taking images in [0,1].
 
     ``name`` is ``efficientnet_lite0`` (bundled), ``torchvision:NAME`` or ``timm:NAME`` (a bare name
@@ -62,8 +64,9 @@ def _efficientnet_lite0(pretrained: bool) -> ImageClassifier:
         if len(saved) != len(own) or any(a.shape != b.shape for a, b in zip(saved.values(), own.values())):
             raise PerturbxError("model: the EfficientNet-Lite0 weight file does not match the architecture")
         net.load_state_dict(dict(zip(own, saved.values())))
-    return ImageClassifier(net, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes(), "efficientnet_lite0",
-                           target_layer="net.head")
+    return ImageClassifier(
+        net, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes(), "efficientnet_lite0", target_layer="net.head"
+    )
 
 
 def _torchvision_has(arch: str) -> bool:
@@ -101,7 +104,9 @@ def _timm(arch: str, pretrained: bool, name: str) -> ImageClassifier:
     try:
         import timm
     except ImportError:
-        raise PerturbxError(f"model: {name!r} is not bundled or in torchvision; timm models need timm (pip install timm)") from None
+        raise PerturbxError(
+            f"model: {name!r} is not bundled or in torchvision; timm models need timm (pip install timm)"
+        ) from None
     if arch not in timm.list_models():
         raise PerturbxError(f"model: unknown model {name!r} (not bundled, not in torchvision or timm)")
     previous = os.environ.get("HF_HUB_OFFLINE")
@@ -120,8 +125,14 @@ def _timm(arch: str, pretrained: bool, name: str) -> ImageClassifier:
             os.environ["HF_HUB_OFFLINE"] = previous
     cfg = net.pretrained_cfg
     categories = imagenet_classes() if net.num_classes == 1000 else None
-    return ImageClassifier(net, cfg.get("mean", IMAGENET_MEAN), cfg.get("std", IMAGENET_STD), categories,
-                           f"timm:{arch}", input_size=cfg.get("input_size", (3, 224, 224))[-1])
+    return ImageClassifier(
+        net,
+        cfg.get("mean", IMAGENET_MEAN),
+        cfg.get("std", IMAGENET_STD),
+        categories,
+        f"timm:{arch}",
+        input_size=cfg.get("input_size", (3, 224, 224))[-1],
+    )
 
 
 def unwrap(model: nn.Module) -> nn.Module:

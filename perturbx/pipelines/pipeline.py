@@ -52,9 +52,9 @@ class Pipeline(Explainer):
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         device = adapter.device
         jobs = [self._prepare(image, device) for image in x]
-        outputs = adapter(x)
+        size, _ = adapter.plan(tuple(x.shape[1:]), self.batch_size if isinstance(self.batch_size, int) else None)
+        outputs = adapter(x, size)
         targets = resolve_targets(target, outputs)
-        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
         total = sum(len(job["coalitions"]) for job in jobs)
         n_queries = x.shape[0]
         features, maps = [], []
@@ -63,8 +63,12 @@ class Pipeline(Explainer):
                 score = targets.fns[b]
                 y0 = score(outputs[b : b + 1])[0]
                 accumulator = self.attributor.start(job["segmentation"], job["coalitions"], y0)
-                n_queries += engine.run(engine.Job(**job, score=score, accumulator=accumulator,
-                                                   substrate=self.substrate), adapter, size, bar)
+                n_queries += engine.run(
+                    engine.Job(**job, score=score, accumulator=accumulator, substrate=self.substrate),
+                    adapter,
+                    size,
+                    bar,
+                )
                 result = accumulator.result()
                 maps.append(result.pixels.cpu())
                 if result.features is not None:
@@ -82,10 +86,19 @@ class Pipeline(Explainer):
         """Segmentation, coalitions and fill for one image: all checks happen here, before any query."""
         generator = torch.Generator().manual_seed(self.seed)
         segmentation = self.segmenter.segment(image, self.n_samples, generator)
+        rows = self.sampler.size(self.n_samples, segmentation.n_features)
+        if rows > self.n_samples:  # a fixed design with more rows: per-sample masks (shifts) need one per row
+            generator = torch.Generator().manual_seed(self.seed)
+            segmentation = self.segmenter.segment(image, rows, generator)
         coalitions = self.sampler.sample(self.n_samples, segmentation.n_features, generator)
         self.attributor.check(coalitions, segmentation)
         segmentation = segmentation.to(device)
         image = image.to(device)
         fill = None if self.substrate.depends_on_mask else self.substrate.prepare(image, segmentation, generator)
-        return {"image": image, "segmentation": segmentation, "coalitions": coalitions, "fill": fill,
-                "generator": generator}
+        return {
+            "image": image,
+            "segmentation": segmentation,
+            "coalitions": coalitions,
+            "fill": fill,
+            "generator": generator,
+        }

@@ -48,8 +48,12 @@ class Grid(Segmenter):
         s = self.cells
         cell = (math.ceil(h / s), math.ceil(w / s))
         shifts = torch.stack(
-            [torch.randint(0, cell[0], (n_samples,), generator=generator),
-             torch.randint(0, cell[1], (n_samples,), generator=generator)], dim=1)
+            [
+                torch.randint(0, cell[0], (n_samples,), generator=generator),
+                torch.randint(0, cell[1], (n_samples,), generator=generator),
+            ],
+            dim=1,
+        )
         mode = "bilinear" if self.edges == "bilinear" else "nearest"
         centre = torch.tensor([[cell[0] // 2, cell[1] // 2]]).expand(s * s, 2)
         masks = shifted_cells(torch.eye(s * s), s, cell, mode, centre, (h, w))

@@ -1,0 +1,138 @@
+"""The ``perturbx`` command: ``explain`` a photo with a model and write a PNG; ``list`` the components."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+
+from perturbx import registry
+from perturbx.errors import PerturbxError
+
+DEFAULT_CONFIG = "configs/default.yaml"
+
+
+def find_config(name: str) -> Path:
+    """A config path as given, else relative to the source checkout the package was installed from."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    beside = Path(__file__).resolve().parents[1] / name
+    if not path.is_absolute() and beside.is_file():
+        return beside
+    raise PerturbxError(f"--config: no such file {name!r}")
+
+
+def pick_device(name: str | None) -> torch.device:
+    """Validate ``--device`` before any work."""
+    if name is None:
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise PerturbxError(f"--device: unknown device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PerturbxError(f"--device: {name!r} requested but CUDA is not available on this machine")
+    return device
+
+
+def explain(args: argparse.Namespace) -> int:
+    from perturbx import data, models, viz
+    from perturbx.pipelines.config import load_config
+
+    config = load_config(find_config(args.config))
+    explainer = config.build()
+    overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
+    for field, value in overrides.items():
+        if value is None:
+            continue
+        flag = f"--{field.replace('_', '-')}"
+        if field not in type(explainer).model_fields:
+            raise PerturbxError(f"{flag}: the {explainer.name} explainer has no {field!r}")
+        try:
+            setattr(explainer, field, value)
+        except ValidationError as err:
+            raise PerturbxError(registry.describe_validation(err, flag)) from None
+    device = pick_device(args.device)
+    image = data.image(args.image)
+    if args.target is not None and args.target < 0:
+        raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
+    model = models.load(args.model or config.model, device=device)
+    adapter = models.ModelAdapter(model, output=config.output)
+    probabilities = models.ModelAdapter(model)(image)[0]
+    predicted = int(probabilities.argmax())
+    if args.target is not None and args.target >= probabilities.numel():
+        raise PerturbxError(
+            f"--target: class {args.target} is out of range for a model with {probabilities.numel()} outputs"
+        )
+    target = predicted if args.target is None else args.target
+    start = time.perf_counter()
+    exp = explainer.explain(adapter, image, target)
+    seconds = time.perf_counter() - start
+    label = model.label(target)
+    print(f"predicted: {model.label(predicted)} (class {predicted}, p={float(probabilities[predicted]):.3f})")
+    if target != predicted:
+        print(f"explained: {label} (class {target}, p={float(probabilities[target]):.3f})")
+    print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
+    title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
+    fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries")
+    print(f"wrote {viz.save(fig, args.out)}")
+    return 0
+
+
+def list_components(args: argparse.Namespace) -> int:
+    for kind, entries in registry.catalogue(args.kind).items():
+        print(f"{kind}s:")
+        for name, cls in entries.items():
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            print(f"  {name:<18} {doc}")
+            if cls.paper:
+                print(f"  {'':<18} from: {cls.paper}")
+            for field, info in cls.model_fields.items():
+                default = info.get_default(call_default_factory=True)
+                default = default.name if isinstance(default, registry.Component) else default
+                note = f"  -- {info.description}" if info.description else ""
+                print(f"      {field} = {default!r}{note}")
+        print()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
+    sub = root.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("explain", help="explain a photo and write a PNG")
+    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
+    ex.add_argument("--image", default="chelsea", help="image path or bundled name (default chelsea)")
+    ex.add_argument("--model", help="model name (default: the config's, efficientnet_lite0)")
+    ex.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
+    ex.add_argument("--out", default="explanation.png", help="PNG to write (default explanation.png)")
+    ex.add_argument("--seed", type=int, help="override the config's seed")
+    ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
+    ex.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.set_defaults(run=explain)
+    ls = sub.add_parser("list", help="list registered components with their parameters and defaults")
+    ls.add_argument("kind", nargs="?", choices=registry.KINDS, help="only this kind")
+    ls.set_defaults(run=list_components)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; user errors exit with code 2 and one line on stderr."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except PerturbxError as err:
+        print(f"perturbx: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("perturbx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
