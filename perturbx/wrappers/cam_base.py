@@ -1,0 +1,128 @@
+"""The CAM base: one forward (and backward) with the target layers recorded, then a per-method
+``cam`` on ``[B,C,h,w]`` activations and gradients; ReLU, per-image min-max and bilinear resize in torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator
+
+from perturbx.errors import PerturbxError
+from perturbx.explainer import Explainer
+from perturbx.explanation import Explanation
+from perturbx.models.adapter import ModelAdapter
+from perturbx.targets import Targets, TargetSpec, resolve_targets
+from perturbx.wrappers.hooks import recording
+from perturbx.wrappers.layers import Layer, LayersSpec, Layout, resolve_layers
+from perturbx.wrappers.scoring import row_scores
+
+EPS = 1e-7
+
+
+@dataclass
+class CamContext:
+    """What a CAM method may need beyond activations and gradients."""
+
+    adapter: ModelAdapter
+    x: torch.Tensor
+    targets: Targets
+    scores: torch.Tensor
+    n_queries: int = 0
+
+
+def minmax(maps: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Per-map ``(m - min) / (max - min + eps)`` over all but the first dimension."""
+    flat = maps.flatten(1)
+    lo = flat.min(dim=1, keepdim=True).values
+    flat = flat - lo
+    return (flat / (flat.max(dim=1, keepdim=True).values + eps)).view_as(maps)
+
+
+def resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``[B,h,w]`` maps to ``size`` (half-pixel centres, no antialiasing)."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+class CamExplainer(Explainer):
+    """Base of CAM methods: subclasses implement :meth:`cam` (and set ``uses_gradients``).
+
+    Per layer: ``cam`` → ReLU → per-image min-max → resize to the input; layers are averaged and
+    min-max normalised again (the pytorch-grad-cam convention). With ``normalise=False`` the
+    resized ReLU maps are averaged as they are. Gradients are those of the adapter's output mode
+    (pass ``ModelAdapter(model, output="logit")`` for the usual logit convention).
+    """
+
+    layers: LayersSpec = Field(None, description="module names or objects; None: the architecture's default")
+    layout: Layout = Field("auto", description="layer output layout: auto, nchw, nhwc or tokens")
+    normalise: bool = Field(True, description="min-max normalise each layer's map and the result")
+
+    uses_gradients: ClassVar[bool] = True
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layers(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("expected at least one layer")
+        return value
+
+    def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
+        resolve_layers(adapter.model, self.layers, self.layout)
+
+    def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
+        """The raw map ``[B,h,w]`` of one layer from activations (and gradients) ``[B,C,h,w]``."""
+        raise NotImplementedError
+
+    def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        layers = resolve_layers(adapter.model, self.layers, self.layout)
+        ctx, acts, grads = forward_layers(adapter, x, target, layers, self.uses_gradients)
+        per_layer = []
+        for layer, a, g in zip(layers, acts, grads):
+            raw = self.cam(ctx, layer, layer.to_maps(a), None if g is None else layer.to_maps(g))
+            per_layer.append(raw.detach().float())
+        maps = combine(per_layer, tuple(x.shape[-2:]), self.normalise)
+        return Explanation(
+            maps=maps[:, None].cpu(),
+            targets=ctx.targets.classes,
+            n_queries=x.shape[0] + ctx.n_queries,
+            method=self.name,
+            meta={"layers": [layer.name for layer in layers]},
+        )
+
+
+def forward_layers(
+    adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec, layers: list[Layer], gradients: bool
+) -> tuple[CamContext, list[torch.Tensor], list[torch.Tensor | None]]:
+    """One forward of ``x`` recording the layers' outputs, targets resolved from it, and (optionally)
+    the gradients of the per-image target scores w.r.t. those outputs."""
+    inputs = x.to(adapter.device)
+    if gradients:
+        inputs = inputs.detach().requires_grad_(True)  # a graph even when every parameter is frozen
+    with recording([layer.module for layer in layers]) as records, torch.set_grad_enabled(gradients):
+        outputs = adapter.forward(inputs)
+    missing = [layer.name for layer, record in zip(layers, records) if not record]
+    if missing:
+        raise PerturbxError(f"layers: {', '.join(missing)} did not run in the model's forward pass")
+    acts = [record[-1] for record in records]
+    targets = resolve_targets(target, outputs.detach())
+    scores = row_scores(outputs, targets.fns)
+    grads: list[torch.Tensor | None] = [None] * len(layers)
+    if gradients:
+        grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True))
+        grads = [torch.zeros_like(a) if g is None else g for a, g in zip(acts, grads)]
+    ctx = CamContext(adapter, x.to(adapter.device), targets, scores.detach())
+    return ctx, [a.detach() for a in acts], [None if g is None else g.detach() for g in grads]
+
+
+def combine(per_layer: list[torch.Tensor], size: tuple[int, int], normalise: bool) -> torch.Tensor:
+    """ReLU, per-layer min-max and resize, mean over layers, min-max again: ``[B,H,W]``."""
+    resized = []
+    for cam in per_layer:
+        cam = cam.clamp(min=0)
+        resized.append(resize(minmax(cam) if normalise else cam, size))
+    mean = torch.stack(resized).clamp(min=0).mean(dim=0)
+    return minmax(mean) if normalise else mean

@@ -1,0 +1,151 @@
+"""Target layers for CAM methods: resolution by name or object, per-family defaults, and the
+reshape of any layer output (NCHW, NHWC, tokens with a class token) to ``[B,C,h,w]`` maps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from perturbx.errors import PerturbxError
+
+LayerSpec = str | nn.Module
+LayersSpec = LayerSpec | Sequence[LayerSpec] | None
+Layout = Literal["auto", "nchw", "nhwc", "tokens"]
+
+
+@dataclass
+class Layer:
+    """A resolved target layer: its dotted name, the module, and how its outputs are laid out."""
+
+    name: str
+    module: nn.Module
+    layout: Layout = "auto"
+    grid: tuple[int, int] | None = None
+    channels_last: bool = False
+
+    def layout_of(self, t: torch.Tensor) -> Layout:
+        """The layout of output ``t``: as declared, or (auto) tokens for 3-D and NCHW/NHWC by family for 4-D."""
+        if self.layout != "auto":
+            return self.layout
+        if t.dim() == 3:
+            return "tokens"
+        return "nhwc" if self.channels_last else "nchw"
+
+    def channel_dim(self, t: torch.Tensor) -> int:
+        """The channel axis of the raw output ``t`` (1 for NCHW, last for NHWC and tokens)."""
+        return 1 if self.layout_of(t) == "nchw" else t.dim() - 1
+
+    def to_maps(self, t: torch.Tensor) -> torch.Tensor:
+        """The raw output ``t`` of this layer as ``[B,C,h,w]``."""
+        layout = self.layout_of(t)
+        if layout == "nchw":
+            if t.dim() != 4:
+                raise PerturbxError(f"layers: {self.name!r} gives shape {tuple(t.shape)}, expected [B,C,h,w]")
+            return t
+        if layout == "nhwc":
+            if t.dim() != 4:
+                raise PerturbxError(f"layers: {self.name!r} gives shape {tuple(t.shape)}, expected [B,h,w,C]")
+            return t.permute(0, 3, 1, 2)
+        if t.dim() != 3:
+            raise PerturbxError(f"layers: {self.name!r} gives shape {tuple(t.shape)}, expected tokens [B,N,D]")
+        h, w = self.grid or token_grid(t.shape[1])
+        if h * w > t.shape[1]:
+            raise PerturbxError(f"layers: {self.name!r} has {t.shape[1]} tokens, fewer than a {h}x{w} grid")
+        return t[:, t.shape[1] - h * w :].reshape(t.shape[0], h, w, t.shape[2]).permute(0, 3, 1, 2)
+
+
+def token_grid(n_tokens: int) -> tuple[int, int]:
+    """The square patch grid in ``n_tokens`` after leading prefix tokens (class, distillation, registers)."""
+    for prefix in range(0, 9):
+        side = math.isqrt(n_tokens - prefix) if n_tokens > prefix else 0
+        if side > 0 and side * side == n_tokens - prefix:
+            return side, side
+    raise PerturbxError(f"layers: cannot arrange {n_tokens} tokens on a square grid; give the layout explicitly")
+
+
+def core(model: nn.Module) -> tuple[str, nn.Module]:
+    """The network inside a perturbx ImageClassifier (with its name prefix), else the model itself."""
+    net = getattr(model, "net", None)
+    if isinstance(net, nn.Module) and hasattr(model, "target_layer"):
+        return "net.", net
+    return "", model
+
+
+def is_vit(net: nn.Module) -> bool:
+    """A timm-style Vision Transformer: patch embedding and a sequence of blocks."""
+    return hasattr(net, "patch_embed") and isinstance(getattr(net, "blocks", None), nn.Sequential | nn.ModuleList)
+
+
+def is_swin(net: nn.Module) -> bool:
+    """A timm Swin Transformer (stages of blocks working on NHWC tensors)."""
+    return "swin" in type(net).__name__.lower() and hasattr(net, "layers")
+
+
+def vit_grid(net: nn.Module) -> tuple[int, int] | None:
+    """The patch grid of a timm ViT, when it declares one."""
+    grid = getattr(getattr(net, "patch_embed", None), "grid_size", None)
+    return (int(grid[0]), int(grid[1])) if grid is not None else None
+
+
+def default_layer_name(model: nn.Module) -> str:
+    """A sensible CAM layer: ``model.target_layer`` when set; the last block's first norm for ViT and
+    Swin; otherwise the block holding the last Conv2d (the Conv2d itself when that block is the root)."""
+    declared = getattr(model, "target_layer", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    prefix, net = core(model)
+    if is_vit(net):
+        return f"{prefix}blocks.{len(net.blocks) - 1}.norm1"
+    if is_swin(net):
+        stage = len(net.layers) - 1
+        return f"{prefix}layers.{stage}.blocks.{len(net.layers[stage].blocks) - 1}.norm1"
+    convs = [name for name, m in net.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise PerturbxError("layers: the model has no Conv2d and no known transformer layout; give layers=")
+    last = convs[-1]
+    parent = last.rpartition(".")[0]
+    if parent and not any(isinstance(m, nn.Linear) for m in net.get_submodule(parent).modules()):
+        return prefix + parent
+    return prefix + last
+
+
+def _name_of(model: nn.Module, module: nn.Module) -> str:
+    for name, m in model.named_modules():
+        if m is module:
+            return name
+    raise PerturbxError(f"layers: the module {type(module).__name__} is not part of the model")
+
+
+def _find(model: nn.Module, name: str) -> str:
+    prefix, _ = core(model)
+    for candidate in (name, prefix + name) if prefix else (name,):
+        try:
+            model.get_submodule(candidate)
+            return candidate
+        except AttributeError:
+            continue
+    known = [n for n, _ in model.named_modules() if n][:12]
+    raise PerturbxError(f"layers: the model has no module {name!r} (names look like: {', '.join(known)}, ...)")
+
+
+def resolve_layers(model: nn.Module, layers: LayersSpec, layout: Layout = "auto") -> list[Layer]:
+    """Target layers from names, modules, or a list of either; ``None`` picks the family default."""
+    if layers is None:
+        specs: list[LayerSpec] = [default_layer_name(model)]
+    elif isinstance(layers, str | nn.Module):
+        specs = [layers]
+    else:
+        specs = list(layers)
+        if not specs:
+            raise PerturbxError("layers: expected at least one layer")
+    _, net = core(model)
+    resolved = []
+    for spec in specs:
+        name = _name_of(model, spec) if isinstance(spec, nn.Module) else _find(model, str(spec))
+        resolved.append(Layer(name, model.get_submodule(name), layout, vit_grid(net), is_swin(net)))
+    return resolved

@@ -1,0 +1,144 @@
+"""CAM methods: agreement with pytorch-grad-cam, per-image batching, localisation, layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_wrappers_support import images, logits, small_cnn
+from torch import nn
+
+import perturbx as px
+from perturbx.errors import PerturbxError
+from perturbx.wrappers import layers as L
+
+gc = pytest.importorskip("pytorch_grad_cam")
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+
+PEERS = {
+    "gradcam": gc.GradCAM,
+    "gradcam++": gc.GradCAMPlusPlus,
+    "xgradcam": gc.XGradCAM,
+    "layercam": gc.LayerCAM,
+    "hirescam": gc.HiResCAM,
+    "gradcam_elementwise": gc.GradCAMElementWise,
+    "scorecam": gc.ScoreCAM,
+    "ablationcam": gc.AblationCAM,
+    "eigencam": gc.EigenCAM,
+    "eigengradcam": gc.EigenGradCAM,
+}
+OPTIONS = {"eigencam": {"sign_correction": False}, "eigengradcam": {"sign_correction": False}}
+
+
+def peer_maps(cls: type, model: nn.Module, layers: list[nn.Module], x: torch.Tensor, classes: list[int]) -> np.ndarray:
+    with cls(model=model, target_layers=layers) as cam:
+        if hasattr(cam, "batch_size"):
+            cam.batch_size = 7  # any chunking; results must not depend on it
+        return cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in classes])
+
+
+def names() -> list[str]:
+    return [n for n in PEERS if n in px.registry.names("explainer")]
+
+
+@pytest.mark.parametrize("method", names())
+def test_matches_pytorch_grad_cam(method: str) -> None:
+    model, x, classes = small_cnn(), images(3), [0, 3, 1]
+    ours = px.build("explainer", {"name": method, "layers": "5", **OPTIONS.get(method, {})})
+    exp = ours.explain(logits(model), x, torch.tensor(classes))
+    theirs = peer_maps(PEERS[method], model, [model[5]], x, classes)
+    assert exp.maps.shape == (3, 1, 32, 32)
+    assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
+
+
+@pytest.mark.parametrize("method", ["gradcam", "layercam"])
+def test_several_layers_match(method: str) -> None:
+    model, x, classes = small_cnn(), images(2), [2, 4]
+    exp = px.build("explainer", {"name": method, "layers": [model[3], "6"]}).explain(logits(model), x, classes)
+    theirs = peer_maps(PEERS[method], model, [model[3], model[6]], x, classes)
+    assert exp.meta["layers"] == ["3", "6"]
+    assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
+
+
+@pytest.mark.parametrize("method", ["gradcam", "scorecam", "ablationcam", "cam"])
+def test_each_image_gets_its_own_map(method: str) -> None:
+    model, x = small_cnn(), images(3)
+    with torch.no_grad():
+        model[-1].weight.mul_(50)  # distinct class scores, so that Score-CAM's softmax weights differ too
+    explainer = px.build("explainer", {"name": method, "layers": "6"})
+    batch = explainer.explain(logits(model), x, torch.tensor([1, 4, 2])).maps
+    for b, c in enumerate([1, 4, 2]):
+        alone = explainer.explain(logits(model), x[b : b + 1], c).maps
+        assert torch.allclose(batch[b], alone[0], atol=1e-5)
+    other = explainer.explain(logits(model), x, torch.tensor([3, 0, 0])).maps
+    assert (batch - other).abs().amax(dim=(1, 2, 3)).min() > 1e-3
+
+
+class Window(nn.Module):
+    """Zero everything outside rows and columns 4..11."""
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        keep = torch.zeros_like(a)
+        keep[..., 4:12, 4:12] = 1
+        return a * keep
+
+
+class OneRegion(nn.Module):
+    """A model that only sees the region 4..11 × 4..11: class 0 scores its brightness, class 1 the opposite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), Window())
+        torch.manual_seed(0)
+        with torch.no_grad():
+            self.features[0].weight.uniform_(0, 0.1)
+            self.features[0].bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.features(x).mean(dim=(1, 2, 3))
+        return torch.stack([s, -s], dim=1)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam"])
+def test_cam_peaks_in_the_region_the_model_looks_at(method: str) -> None:
+    x = images(1)
+    maps = px.build("explainer", {"name": method, "layers": "features"}).explain(logits(OneRegion()), x, 0).maps
+    peak = divmod(int(maps[0, 0].argmax()), 32)
+    assert 4 <= peak[0] < 12 and 4 <= peak[1] < 12
+    assert maps[0, 0, 4:12, 4:12].mean() > 5 * maps[0, 0, 20:, 20:].mean()
+
+
+def test_cam_equals_gradcam_for_a_gap_linear_head() -> None:
+    model, x = small_cnn(), images(2)
+    cam = px.build("explainer", {"name": "cam", "layers": "6"}).explain(logits(model), x, [0, 2]).maps
+    grad = px.build("explainer", {"name": "gradcam", "layers": "6"}).explain(logits(model), x, [0, 2]).maps
+    assert torch.allclose(cam, grad, atol=1e-5)
+
+
+def test_default_layers_per_family() -> None:
+    assert L.default_layer_name(small_cnn()) == "5"
+    model = px.models.load("efficientnet_lite0", pretrained=False)
+    assert L.default_layer_name(model) == "net.head"
+    tv = pytest.importorskip("torchvision")
+    assert L.default_layer_name(tv.models.resnet18()) == "layer4.1"
+    timm = pytest.importorskip("timm")
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8)
+    assert L.default_layer_name(vit) == "blocks.11.norm1"
+
+
+def test_bad_layers_fail_before_any_query() -> None:
+    model = small_cnn()
+    calls = []
+    model.register_forward_pre_hook(lambda m, i: calls.append(1))
+    with pytest.raises(PerturbxError, match="no module 'nope'"):
+        px.build("explainer", {"name": "gradcam", "layers": "nope"}).explain(model, images(1))
+    with pytest.raises(PerturbxError, match="not part of the model"):
+        px.build("explainer", {"name": "gradcam", "layers": nn.Conv2d(1, 1, 1)}).explain(model, images(1))
+    assert not calls
+
+
+def test_fullgrad_matches_pytorch_grad_cam() -> None:
+    model, x, classes = small_cnn(), images(2), [1, 3]
+    exp = px.build("explainer", "fullgrad").explain(logits(model), x, classes)
+    theirs = peer_maps(gc.FullGrad, model, [], x, classes)
+    assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
