@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from perturbx.perturb.filters import gaussian_blur
+from perturbx.segmenters.edges import Edges, soften
 
 
 @dataclass
@@ -27,14 +27,20 @@ class Segmentation:
         self.coverage = self.masks.sum(0).clamp_min(1e-12)
 
     @classmethod
-    def from_labels(cls, labels: torch.Tensor, sigma: float = 0.0) -> Segmentation:
-        """Relabel any integer map to 0..M-1 and build one-hot masks, faded by a Gaussian if ``sigma > 0``."""
+    def from_labels(
+        cls, labels: torch.Tensor, sigma: float | None = 0.0, edges: Edges | None = None, width: int | None = None
+    ) -> Segmentation:
+        """Relabel any integer map to 0..M-1 and build one-hot masks with ``edges`` (see :func:`soften`).
+
+        ``edges=None`` keeps the original behaviour: a Gaussian fade if ``sigma > 0``, else hard masks.
+        """
         _, dense = torch.unique(labels, return_inverse=True)
         dense = dense.long()
         masks = F.one_hot(dense, int(dense.max()) + 1).permute(2, 0, 1).float()
-        if sigma > 0:
-            return cls(dense, gaussian_blur(masks[None], sigma)[0])
-        return cls(dense, masks, hard=True)
+        edges = edges or ("gaussian" if sigma else "hard")
+        if edges == "hard":
+            return cls(dense, masks, hard=True)
+        return cls(dense, soften(masks, edges, sigma, width))
 
     @property
     def n_features(self) -> int:
