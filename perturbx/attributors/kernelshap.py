@@ -1,0 +1,47 @@
+"""KernelSHAP: Shapley values as the efficiency-constrained weighted least-squares fit with the Shapley kernel."""
+
+from __future__ import annotations
+
+import torch
+
+from perturbx.attributors.base import Accumulator, Attributor
+from perturbx.attributors.scores import ScoreCollector, empty_rows
+from perturbx.attributors.solvers import efficient_wls
+from perturbx.errors import PerturbxError
+from perturbx.registry import register
+from perturbx.samplers.base import Coalitions
+from perturbx.samplers.kernelshap import shapley_kernel
+from perturbx.segmenters.segmentation import Segmentation
+
+
+@register("kernelshap", paper="Lundberg & Lee, NeurIPS 2017 (KernelSHAP)")
+class KernelShap(Attributor):
+    """Minimise ``Σ w_n (y_n − y(∅) − z_n·φ)²`` subject to ``Σφ = y(x) − y(∅)``. ``y(∅)`` is the mean score
+    of the all-removed rows (the design must hold one); all-kept rows are constraints, not data. Row
+    weights come from the sampler (``kernelshap``) or else the Shapley kernel of each row's size. With
+    every coalition (``exhaustive``) the result is the exact Shapley value."""
+
+    def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
+        if len(empty_rows(coalitions.z)) == 0:
+            raise PerturbxError(
+                "attributor kernelshap: needs y(∅), the score with every feature removed, but the sampler's design has "
+                "no all-removed row; use the kernelshap or exhaustive sampler, or single with include_none=true"
+            )
+
+    def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
+        z = coalitions.z.cpu().double()
+        m = z.shape[1]
+        weights = coalitions.weights.cpu().double() if coalitions.weights is not None else shapley_kernel(z.sum(1), m)
+        empty = empty_rows(z)
+        full = (z == 1).all(1)
+        data = torch.nonzero(~full & ~(z == 0).all(1) & (weights > 0)).flatten()
+        y_full = float(y0)
+
+        def solve(y: torch.Tensor) -> torch.Tensor:
+            y_empty = y[empty].mean()
+            total = y_full - y_empty
+            if m == 1 or len(data) == 0:
+                return torch.full((m,), float(total) / m, dtype=torch.float64)
+            return efficient_wls(z[data], y[data] - y_empty, weights[data], total)
+
+        return ScoreCollector(segmentation, solve)
