@@ -1,0 +1,103 @@
+"""The PAMI explainer: the average map by hand on a tiny case, normalisation, shifts, stage two, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import CountingModel, RegionModel, TinyCNN
+
+import perturbx as px
+from perturbx.errors import PerturbxError
+from perturbx.pipelines.pami import Pami
+
+H = W = 8
+
+
+def whole_image_mean() -> RegionModel:
+    return RegionModel(slice(None), slice(None))
+
+
+def pami(**params: object) -> Pami:
+    base = {"substrate": {"name": "constant", "color": "black"}, "batch_size": 4, "progress": False}
+    return px.build("explainer", {"name": "pami", **base, **params})
+
+
+def cell(r: int, c: int, cells: int) -> int:
+    return (r * cells // H) * cells + c * cells // W
+
+
+def hand_average(x: torch.Tensor, grids: list[int], shifts: list[tuple[int, int]]) -> torch.Tensor:
+    """Loops over pixels: the model is the image mean of channel 0 and the fill is black, so keeping one
+    segment alone scores (sum of channel 0 over the segment) / (H·W) — in the shifted copy, whose pixel
+    (r, c) holds the original pixel (r − dy, c − dx)."""
+    total = torch.zeros(H, W, dtype=torch.float64)
+    for cells in grids:
+        for dy, dx in shifts:
+            def segment(r: int, c: int, cells: int = cells, dy: int = dy, dx: int = dx) -> int:
+                return cell((r + dy) % H, (c + dx) % W, cells)  # where original (r, c) lands, and its cell
+
+            for r in range(H):
+                for c in range(W):
+                    mates = [(i, j) for i in range(H) for j in range(W) if segment(i, j) == segment(r, c)]
+                    total[r, c] += sum(float(x[0, 0, i, j]) for i, j in mates) / (H * W)
+    return total / (len(grids) * len(shifts))
+
+
+def test_average_map_by_hand() -> None:
+    x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(0))
+    shifts = [(0, 0), (0, 3), (-2, 0), (5, 1)]
+    explainer = pami(segmenters=[{"name": "grid", "cells": 2}, {"name": "grid", "cells": 4}], shifts=shifts)
+    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0)
+    expected = hand_average(x, [2, 4], shifts)
+    assert torch.allclose(exp.meta["average"][0, 0].double(), expected, atol=1e-6)
+    avg = exp.meta["average"][0, 0]
+    assert torch.allclose(exp.maps[0, 0], (avg - avg.min()) / (avg.max() - avg.min() + 1e-8), atol=1e-6)
+    assert exp.n_queries == 1 + 4 * (4 + 16)
+    assert exp.method == "pami" and exp.maps.shape == (1, 1, H, W)
+
+
+def test_soft_masks_average_is_mask_weighted() -> None:
+    x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(1))
+    spec = {"name": "grid", "cells": 2, "edges": "gaussian", "sigma": 1.5}
+    exp = pami(segmenters=[spec], shifts=[(0, 0)]).explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, 0)
+    seg = px.build("segmenter", spec).segment(x[0], 1, torch.Generator())
+    keep = seg.masks / seg.coverage  # keep-mask of segment i alone
+    p = (x[0, 0] * keep).mean((1, 2))
+    expected = (p[:, None, None] * seg.masks).sum(0) / seg.masks.sum(0)
+    assert torch.allclose(exp.meta["average"][0, 0], expected, atol=1e-6)
+
+
+def test_batch_matches_single_images_and_stage_two() -> None:
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    model = TinyCNN().eval()
+    explainer = pami(segmenters=[{"name": "grid", "cells": 2}, {"name": "slic", "n_segments": 6}],
+                     shifts=[(0, 0), (4, 0)], stages=2, substrate={"name": "blur", "sigma": 100.0, "kernel_size": 49})
+    exp = explainer.explain(model, x)
+    for b in range(2):
+        one = explainer.explain(model, x[b : b + 1], target=int(exp.targets[b]))
+        assert torch.allclose(one.maps[0], exp.maps[b], atol=1e-6)
+    first = pami(segmenters=explainer.spec()["segmenters"], shifts=[(0, 0), (4, 0)],
+                 substrate={"name": "blur", "sigma": 100.0, "kernel_size": 49}).explain(model, x)
+    assert torch.allclose(exp.meta["first_stage_average"], first.meta["average"], atol=1e-6)
+    assert not torch.allclose(exp.meta["average"], first.meta["average"])
+    assert torch.isfinite(exp.maps).all() and exp.maps.min() >= 0 and exp.maps.max() <= 1
+
+
+def test_defaults_are_the_papers() -> None:
+    explainer = Pami()
+    assert len(explainer.segmenters) == 17 and len(explainer.shifts) == 13
+    assert explainer.substrate.spec() == {"name": "blur", "sigma": 100.0, "kernel_size": 49}
+    rebuilt = px.build("explainer", explainer.spec())
+    assert rebuilt.spec() == explainer.spec()
+
+
+def test_per_sample_masks_rejected_before_queries() -> None:
+    counting = CountingModel(whole_image_mean())
+    with pytest.raises(PerturbxError, match="per-sample"):
+        pami(segmenters=[{"name": "grid", "cells": 2, "shift": True}]).explain(counting, torch.rand(1, 3, H, W))
+    assert counting.batches == []
+
+
+def test_bad_colormap_is_a_config_error() -> None:
+    with pytest.raises(px.ConfigError, match="colormap"):
+        pami(colormap="no-such-map")
