@@ -1,0 +1,112 @@
+"""The gradient base: per-channel attributions ``[B,C,H,W]`` from input gradients, reduced to maps.
+
+Path methods (IG, SmoothGrad, Blur IG, ...) go through :meth:`GradientRun.integrate`: all images'
+path points are enumerated and evaluated ``batch_size`` at a time, each row scored for its own
+image's target, so a batch never mixes images' paths and no step is a forward of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from perturbx.explainer import Explainer
+from perturbx.explanation import Explanation
+from perturbx.models.adapter import ModelAdapter
+from perturbx.targets import Targets, TargetSpec, resolve_targets
+from perturbx.wrappers.scoring import input_gradients
+
+Reduce = Literal["sum", "abs_sum", "abs_max", "max"]
+PointMaker = Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def reduce_channels(attributions: torch.Tensor, how: Reduce) -> torch.Tensor:
+    """``[B,C,H,W]`` → ``[B,1,H,W]``: signed sum, sum of magnitudes, max magnitude, or signed max."""
+    if how == "sum":
+        return attributions.sum(dim=1, keepdim=True)
+    if how == "abs_sum":
+        return attributions.abs().sum(dim=1, keepdim=True)
+    if how == "abs_max":
+        return attributions.abs().amax(dim=1, keepdim=True)
+    return attributions.amax(dim=1, keepdim=True)
+
+
+@dataclass
+class GradientRun:
+    """One explanation in progress: the adapter, the images on its device, and the query count."""
+
+    adapter: ModelAdapter
+    x: torch.Tensor
+    batch_size: int
+    targets: Targets | None = None
+    n_queries: int = 0
+
+    def resolve(self, target: TargetSpec) -> Targets:
+        """Targets from one inference pass over the images."""
+        self.targets = resolve_targets(target, self.adapter(self.x))
+        self.n_queries += self.x.shape[0]
+        return self.targets
+
+    def gradients(self, inputs: torch.Tensor, owners: list[int]) -> torch.Tensor:
+        """Gradients of each row's target score (row ``i`` belongs to image ``owners[i]``)."""
+        grads, _ = input_gradients(self.adapter, inputs, [self.targets.fns[b] for b in owners])
+        self.n_queries += inputs.shape[0]
+        return grads
+
+    def integrate(self, n_points: int, make: PointMaker, squares: bool = False) -> tuple[torch.Tensor, ...]:
+        """Σ_i coeff_i ⊙ ∇f(point_i) per image (and Σ coeff_i ⊙ ∇f², when ``squares``).
+
+        ``make(b, steps)`` returns the points ``[k,C,H,W]`` of image ``b`` at the (increasing) step
+        indices ``steps`` and their coefficients (broadcastable to the points).
+        """
+        total = torch.zeros_like(self.x)
+        total_sq = torch.zeros_like(self.x) if squares else None
+        rows = [(b, i) for b in range(self.x.shape[0]) for i in range(n_points)]
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            points, coeffs, owners = [], [], []
+            for b in dict.fromkeys(b for b, _ in chunk):
+                steps = torch.tensor([i for o, i in chunk if o == b])
+                p, c = make(b, steps)
+                points.append(p)
+                coeffs.append(torch.as_tensor(c, dtype=p.dtype, device=p.device).expand_as(p))
+                owners += [b] * len(steps)
+            grads = self.gradients(torch.cat(points), owners)
+            coeff = torch.cat(coeffs).to(grads.device)
+            index = torch.tensor(owners, device=grads.device)
+            total.index_add_(0, index, coeff * grads)
+            if total_sq is not None:
+                total_sq.index_add_(0, index, coeff * grads.pow(2))
+        return (total, total_sq) if squares else (total,)
+
+
+class GradientExplainer(Explainer):
+    """Base of gradient methods: subclasses implement :meth:`attributions`.
+
+    Gradients are those of the adapter's output mode w.r.t. the un-normalised image in [0,1] (pass
+    ``ModelAdapter(model, output="logit")`` for logits). ``exp.meta["attributions"]`` holds the
+    per-channel attributions; ``exp.maps`` their channel reduction ``reduce``.
+    """
+
+    reduce: Reduce = Field("sum", description="channel reduction: sum (signed), abs_sum, abs_max or max")
+    batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
+
+    def attributions(self, run: GradientRun, target: TargetSpec) -> torch.Tensor:
+        """Per-channel attributions ``[B,C,H,W]``; must set ``run.targets``."""
+        raise NotImplementedError
+
+    def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
+        run = GradientRun(adapter, x.to(adapter.device), max(1, size))
+        attributions = self.attributions(run, target).detach()
+        return Explanation(
+            maps=reduce_channels(attributions, self.reduce).float().cpu(),
+            targets=run.targets.classes,
+            n_queries=run.n_queries,
+            method=self.name,
+            meta={"attributions": attributions.cpu(), "reduce": self.reduce},
+        )
