@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from perturbx import Explainer, Explanation, ModelAdapter
+from perturbx.targets import TargetSpec, resolve_targets
+
 
 class MeanModel(nn.Module):
     """Two logits: the mean of all pixels and its negative; deleting pixels towards 0 has a known curve."""
@@ -38,3 +41,23 @@ def tiny_cnn(seed: int = 0, classes: int = 5) -> nn.Module:
         nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
         nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, classes),
     ).eval()
+
+
+class InputTimesGradient(Explainer):
+    """Σ_c x·∂f/∂x: exact for linear models; a small deterministic explainer for sanity and robustness tests."""
+
+    def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        x = x.clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = adapter.forward(x)
+            targets = resolve_targets(target, out.detach())
+            total = sum(fn(out[b:b + 1])[0] for b, fn in enumerate(targets.fns))
+            (grad,) = torch.autograd.grad(total, x)
+        return Explanation((grad * x).sum(1, keepdim=True).detach().cpu(), targets.classes, x.shape[0], "ixg")
+
+
+class ImageItself(Explainer):
+    """The channel mean of the input, whatever the model: an 'explanation' that must fail sanity checks."""
+
+    def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        return Explanation(x.mean(1, keepdim=True).cpu(), None, 0, "image")
