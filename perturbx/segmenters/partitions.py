@@ -26,7 +26,8 @@ def pami_segmenters() -> list[dict[str, Any]]:
     return felz + slic + water
 
 
-@registry.register("partitions", paper="PAMI (Partition input and Aggregate outputs): 20 partitions × 13 shifts")
+@registry.register("partitions", paper="PAMI (Partition input and Aggregate outputs): 20 partitions "
+                                       "(17 here: SEEDS left out) × 13 shifts")
 class Partitions(Segmenter):
     """Every segmenter in ``segmenters`` applied to every circularly shifted copy of the image in ``shifts``
     (``(rows, cols)`` px), the shift undone on the labels: ``len(segmenters)·len(shifts)`` partitions.

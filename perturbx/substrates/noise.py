@@ -10,7 +10,7 @@ from perturbx.segmenters.segmentation import Segmentation
 from perturbx.substrates.base import Substrate
 
 
-@register("uniform_noise", paper="Pihlgren & Främling 2024 (fills); Fong & Vedaldi 2017 (noise perturbations)")
+@register("uniform_noise", paper="Fong & Vedaldi 2017 (noise perturbation)")
 class UniformNoise(Substrate):
     """Each pixel and channel uniform in ``[low, high]``; drawn once per image in :meth:`prepare`."""
 
@@ -28,7 +28,7 @@ class UniformNoise(Substrate):
         return (self.low + (self.high - self.low) * u).to(image.device)
 
 
-@register("gaussian_noise", paper="Pihlgren & Främling 2024 (fills); Fong & Vedaldi 2017 (noise perturbations)")
+@register("gaussian_noise", paper="Fong & Vedaldi 2017 (noise perturbation)")
 class GaussianNoise(Substrate):
     """``mean + std·ε`` per pixel and channel, clamped to [0,1]; ``mean=None`` centres the noise on the
     image itself (``image + std·ε``). Drawn once per image in :meth:`prepare`."""

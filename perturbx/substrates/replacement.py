@@ -22,7 +22,8 @@ Source = torch.Tensor | str
 @register("image", paper="Pihlgren & Främling 2024 (replacement image fill)")
 class ReplacementImage(Substrate):
     """Fill with another image: a ``[C,H,W]`` tensor in [0,1], a file path or a bundled name (``chelsea``,
-    ``coffee``, ...), resized (shorter side, then centre crop) to the explained image."""
+    ``coffee``, ...), resized (shorter side, then centre crop) to the explained image. A tensor source
+    appears in :meth:`spec` as a short description, not its values."""
 
     source: Source = Field("coffee", description="[C,H,W] tensor, image path, or bundled image name")
     _cache: dict[Any, torch.Tensor] = PrivateAttr(default_factory=dict)
