@@ -89,19 +89,35 @@ class ShiftedGrid(Segmentation):
         return shifted_cells(z, self.cells, self.cell, self.mode, offsets, self.shape)
 
 
+def upsampling_matrix(cells: int, size: int, mode: str) -> torch.Tensor:
+    """``[size, cells]`` weights that upsample ``cells`` values to ``size``: bilinear with half-pixel
+    centres and mirrored borders (scikit-image ``resize(order=1, mode="reflect")``, as RISE used),
+    or nearest cell for hard edges."""
+    out = torch.arange(size, dtype=torch.float64)
+    if mode != "bilinear":
+        return torch.nn.functional.one_hot((out * cells / size).long().clamp_max(cells - 1), cells).float()
+    u = (out + 0.5) * cells / size - 0.5
+    low = torch.floor(u)
+    frac = (u - low).float()
+    weights = torch.zeros(size, cells)
+    for index, weight in ((low.long(), 1 - frac), (low.long() + 1, frac)):
+        mirrored = index.abs()
+        if cells > 1:
+            mirrored = torch.where(mirrored > cells - 1, 2 * (cells - 1) - mirrored, mirrored)
+        else:
+            mirrored = torch.zeros_like(mirrored)
+        weights.index_put_((torch.arange(size), mirrored), weight, accumulate=True)
+    return weights
+
+
 def shifted_cells(
     z: torch.Tensor, cells: int, cell: tuple[int, int], mode: str, offsets: torch.Tensor, shape: tuple[int, int]
 ) -> torch.Tensor:
-    """Upsample each ``cells×cells`` grid of ``z [n,cells²]`` to ``(cells+1)·cell`` (bilinear, or
-    nearest for hard cells) and crop ``shape`` at each row's ``offsets [n,2]``: ``[n,H,W]``."""
-    n, (h, w) = z.shape[0], shape
-    grid = z.view(n, 1, cells, cells)
-    if mode == "bilinear":
-        up = ((cells + 1) * cell[0], (cells + 1) * cell[1])
-        big = F.interpolate(grid, size=up, mode="bilinear", align_corners=False)[:, 0]
-    else:
-        big = grid[:, 0].repeat_interleave(cell[0], 1).repeat_interleave(cell[1], 2)
-        big = F.pad(big, (0, cell[1], 0, cell[0]), mode="replicate")
-    rows = offsets[:, :1] + torch.arange(h, device=z.device)
-    cols = offsets[:, 1:] + torch.arange(w, device=z.device)
-    return big[torch.arange(n, device=z.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    """Upsample each ``cells×cells`` grid of ``z [n,cells²]`` to ``(cells+1)·cell`` and crop ``shape``
+    at each row's ``offsets [n,2]``, without materialising the upsampled grids: ``[n,H,W]``."""
+    h, w = shape
+    rows = upsampling_matrix(cells, (cells + 1) * cell[0], mode).to(z)
+    cols = upsampling_matrix(cells, (cells + 1) * cell[1], mode).to(z)
+    rows = rows[offsets[:, :1] + torch.arange(h, device=z.device)]  # [n,H,cells]
+    cols = cols[offsets[:, 1:] + torch.arange(w, device=z.device)]  # [n,W,cells]
+    return torch.einsum("nhs,nst,nwt->nhw", rows, z.view(-1, cells, cells), cols)
