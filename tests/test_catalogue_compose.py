@@ -1,0 +1,141 @@
+"""Every sampler with every attributor: legal pairs give finite maps of the right shape, illegal ones a clear
+error before any model query; canonical pairs also compose with other segmenters and substrates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import CountingModel, TinyCNN
+
+import perturbx as px
+from perturbx.errors import PerturbxError
+
+SIZE, N = 16, 24
+SEGMENTER = {"name": "grid", "cells": 2}  # M = 4
+
+SAMPLERS = {
+    "bernoulli": "bernoulli",
+    "random_p": {"name": "random_p", "distribution": "beta"},
+    "single": "single",
+    "single_inverse": {"name": "single", "inverse": True},
+    "single_ends": {"name": "single", "include_all": True, "include_none": True},
+    "exhaustive": "exhaustive",
+    "kernelshap": "kernelshap",
+    "lime": "lime",
+    "permutation": "permutation",
+    "sobol": "sobol",
+}
+ATTRIBUTORS = {
+    "rise": "rise",
+    "rise_feature": {"name": "rise", "level": "feature"},
+    "lime": "lime",
+    "kernelshap": "kernelshap",
+    "occlusion": "occlusion",
+    "pami": "pami",
+    "pda": "pda",
+    "ciu": "ciu",
+    "ciu_single": {"name": "ciu", "form": "single"},
+    "shapley_sampling": "shapley_sampling",
+    "sobol": "sobol",
+}
+
+
+def legal(attributor: str, sampler: str, z: torch.Tensor) -> bool:
+    """What the mathematics of each attributor needs from the design, written out independently."""
+    m = z.shape[1]
+    rows = [tuple(r.tolist()) for r in z]
+    leave_one_out = all(tuple(1.0 if k != j else 0.0 for k in range(m)) in rows for j in range(m))
+    keep_one = all(tuple(1.0 if k == j else 0.0 for k in range(m)) in rows for j in range(m))
+    needs = {
+        "rise": True,
+        "rise_feature": True,
+        "lime": len(rows) >= 2,
+        "kernelshap": (0.0,) * m in rows,
+        "occlusion": leave_one_out,
+        "ciu_single": leave_one_out,
+        "pami": keep_one,
+        "pda": bool((z < 1).any(0).all()),
+        "ciu": bool(((z < 1).any(0) & (z > 0).any(0)).all()),
+        "shapley_sampling": sampler == "permutation",
+        "sobol": sampler == "sobol",
+    }
+    return needs[attributor]
+
+
+def test_the_tables_cover_the_registry() -> None:
+    assert {(s if isinstance(s, str) else s["name"]) for s in SAMPLERS.values()} == set(px.registry.names("sampler"))
+    assert {(a if isinstance(a, str) else a["name"]) for a in ATTRIBUTORS.values()} == set(
+        px.registry.names("attributor"))
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return TinyCNN().eval()
+
+
+@pytest.fixture(scope="module")
+def x() -> torch.Tensor:
+    return torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+
+
+def pipeline(sampler: object, attributor: object, segmenter: object = SEGMENTER, substrate: object = "constant",
+             batch_size: int = 8) -> px.Pipeline:
+    return px.Pipeline(segmenter=segmenter, sampler=sampler, substrate=substrate, attributor=attributor,
+                       n_samples=N, seed=0, batch_size=batch_size, progress=False)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("attributor", ATTRIBUTORS)
+def test_pair(model: torch.nn.Module, x: torch.Tensor, sampler: str, attributor: str) -> None:
+    z = px.build("sampler", SAMPLERS[sampler]).sample(N, 4, torch.Generator().manual_seed(0)).z
+    counting = CountingModel(model)
+    pipe = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor])
+    if not legal(attributor, sampler, z):
+        with pytest.raises(PerturbxError, match=r"attributor \w+"):
+            pipe.explain(counting, x)
+        assert counting.batches == []
+        return
+    exp = pipe.explain(counting, x)
+    assert exp.maps.shape == (2, 1, SIZE, SIZE)
+    assert torch.isfinite(exp.maps).all()
+    assert exp.features is not None and all(torch.isfinite(f.scores).all() for f in exp.features)
+    assert exp.n_queries == 2 + 2 * len(z)
+
+
+CANONICAL = [
+    ("bernoulli", "rise"),
+    ("lime", "lime"),
+    ("kernelshap", "kernelshap"),
+    ("single", "occlusion"),
+    ("single_inverse", "pami"),
+    ("bernoulli", "pda"),
+    ("random_p", "ciu"),
+    ("permutation", "shapley_sampling"),
+    ("sobol", "sobol"),
+    ("exhaustive", "kernelshap"),
+]
+SEGMENTERS = [
+    {"name": "grid", "cells": 2, "edges": "gaussian", "sigma": 2.0},
+    {"name": "grid", "cells": 2, "edges": "bilinear", "shift": True},
+    {"name": "slic", "n_segments": 5, "compactness": 20.0},
+]
+SUBSTRATES = ["constant", {"name": "blur", "sigma": 3.0}]
+
+
+@pytest.mark.parametrize(("sampler", "attributor"), CANONICAL)
+@pytest.mark.parametrize("segmenter", range(len(SEGMENTERS)))
+@pytest.mark.parametrize("substrate", range(len(SUBSTRATES)))
+def test_canonical_pairs_with_other_stages(model: torch.nn.Module, x: torch.Tensor, sampler: str, attributor: str,
+                                           segmenter: int, substrate: int) -> None:
+    pipe = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], SEGMENTERS[segmenter], SUBSTRATES[substrate])
+    exp = pipe.explain(model, x)
+    assert exp.maps.shape == (2, 1, SIZE, SIZE) and torch.isfinite(exp.maps).all()
+
+
+@pytest.mark.parametrize(("sampler", "attributor"), CANONICAL)
+def test_batch_size_and_batch_do_not_change_maps(model: torch.nn.Module, x: torch.Tensor, sampler: str,
+                                                 attributor: str) -> None:
+    together = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], batch_size=3).explain(model, x)
+    alone = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], batch_size=64).explain(
+        model, x[1:], target=int(together.targets[1]))
+    assert torch.allclose(together.maps[1], alone.maps[0], atol=1e-5)
