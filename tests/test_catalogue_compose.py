@@ -3,6 +3,8 @@ error before any model query; canonical pairs also compose with other segmenters
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import CountingModel, TinyCNN
@@ -10,6 +12,7 @@ from conftest import CountingModel, TinyCNN
 import perturbx as px
 from perturbx.errors import PerturbxError
 
+ROOT = Path(__file__).resolve().parents[1]
 SIZE, N = 16, 24
 SEGMENTER = {"name": "grid", "cells": 2}  # M = 4
 
@@ -139,3 +142,21 @@ def test_batch_size_and_batch_do_not_change_maps(model: torch.nn.Module, x: torc
     alone = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], batch_size=64).explain(
         model, x[1:], target=int(together.targets[1]))
     assert torch.allclose(together.maps[1], alone.maps[0], atol=1e-5)
+
+
+CONFIGS = ["lime", "kernelshap", "occlusion", "pda", "ciu", "sobol", "shapley-sampling", "pami"]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_method_configs_run_scaled_down(model: torch.nn.Module, name: str) -> None:
+    path = ROOT / "configs" / f"{name}.yaml"
+    assert path.read_text().startswith("# ")  # the first line says what the file reproduces
+    spec = px.load_config(path).explainer
+    if spec["name"] == "pami":
+        spec = {**spec, "segmenters": spec["segmenters"][5:7], "shifts": spec["shifts"][:2]}
+    else:
+        spec = {**spec, "n_samples": 40}
+    explainer = px.build("explainer", {**spec, "progress": False, "batch_size": 16})
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    exp = explainer.explain(model, x)
+    assert exp.maps.shape == (1, 1, 64, 64) and torch.isfinite(exp.maps).all()
