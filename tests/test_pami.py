@@ -101,3 +101,32 @@ def test_per_sample_masks_rejected_before_queries() -> None:
 def test_bad_colormap_is_a_config_error() -> None:
     with pytest.raises(px.ConfigError, match="colormap"):
         pami(colormap="no-such-map")
+
+
+def test_sliding_windows_by_hand() -> None:
+    x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(6))
+    radius, stride = 2.5, 3
+    explainer = px.build("explainer", {"name": "pami_windows", "radius": radius, "stride": stride,
+                                       "substrate": {"name": "constant", "color": "black"}, "batch_size": 4,
+                                       "progress": False})
+    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0)
+    centres = [(r, c) for r in range(0, H, stride) for c in range(0, W, stride)]
+    total, count = torch.zeros(H, W, dtype=torch.float64), torch.zeros(H, W, dtype=torch.float64)
+    for cr, cc in centres:
+        disk = [(r, c) for r in range(H) for c in range(W) if (r - cr) ** 2 + (c - cc) ** 2 <= radius**2]
+        p = sum(float(x[0, 0, r, c]) for r, c in disk) / (H * W)
+        for r, c in disk:
+            total[r, c] += p
+            count[r, c] += 1
+    assert torch.allclose(exp.meta["average"][0, 0].double(), total / count, atol=1e-6)
+    assert exp.n_queries == 1 + len(centres)
+    avg = exp.meta["average"][0, 0]
+    assert torch.allclose(exp.maps[0, 0], (avg - avg.min()) / (avg.max() - avg.min() + 1e-8), atol=1e-6)
+
+
+def test_sliding_windows_must_cover_every_pixel() -> None:
+    counting = CountingModel(whole_image_mean())
+    with pytest.raises(PerturbxError, match="radius"):
+        px.build("explainer", {"name": "pami_windows", "radius": 3, "stride": 6}).explain(counting,
+                                                                                         torch.rand(1, 3, H, W))
+    assert counting.batches == []
