@@ -37,13 +37,10 @@ def single_rows(z: torch.Tensor, kept: bool) -> tuple[torch.Tensor, torch.Tensor
     return rows, marked[rows].float().argmax(1)
 
 
-def per_feature_mean(
-    y: torch.Tensor, rows: torch.Tensor, features: torch.Tensor, n_features: int
-) -> torch.Tensor:
+def per_feature_mean(y: torch.Tensor, rows: torch.Tensor, features: torch.Tensor, n_features: int) -> torch.Tensor:
     """Mean of ``y[rows]`` grouped by ``features`` (features with no row get NaN)."""
     total = torch.zeros(n_features, dtype=torch.float64).index_add_(0, features, y[rows].double())
-    count = torch.zeros(n_features, dtype=torch.float64).index_add_(0, features, torch.ones(len(rows),
-                                                                                           dtype=torch.float64))
+    count = torch.bincount(features, minlength=n_features).double()
     return total / count
 
 
