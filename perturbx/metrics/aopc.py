@@ -24,16 +24,16 @@ class Aopc(ModelMetric):
 
     Regions are the non-overlapping ``patch``×``patch`` squares of a grid (partial at the edges),
     ranked by the ``reduce`` of the map inside them; AOPC = mean over k = 0..L of f(x) − f(x with k
-    regions removed), L = min(``regions``, number of patches). The paper filled regions with uniform
-    noise; any substrate can be given.
+    regions removed), L = min(``regions``, number of patches). By default removed regions take uniform
+    noise in [0,1], drawn once per image, as in the paper; any substrate can be given.
     """
 
     patch: int = Field(9, ge=1, description="side of a square region in pixels (9 in the paper)")
     regions: int = Field(100, ge=1, description="L, the number of regions removed (100 in the paper)")
     reduce: Literal["sum", "mean"] = Field("sum", description="a region's relevance: sum or mean of the map")
     orders: list[Order] = Field(["morf", "lerf"], min_length=1, description="MoRF, LeRF or both")
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", {
-        "name": "constant", "color": "imagenet_mean"}), description="what removed regions become")
+    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", "uniform_noise"),
+                                 description="what removed regions become (uniform noise in the paper)")
     seed: int = Field(0, ge=0, description="seed of a stochastic substrate (the same for every image)")
 
     @field_validator("substrate", mode="before")
@@ -56,7 +56,7 @@ class Aopc(ModelMetric):
             for order in self.orders:
                 rank = region_ranks(maps[b, 0].to(device), labels, self.reduce, descending=order == "morf")
                 jobs.append(CurveJob(image, rank, counts, targets.fns[b], fill, False, impute))
-        curves = run_curves(scorer, jobs, self.chunk(adapter, x))
+        curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         protocol = self.protocol(scorer) | {"order": "region relevance, ties by row-major patch index",
                                             "score_rule": "mean over k=0..L of f(x) - f(x_k)", "points": steps + 1,
                                             "n_queries": steps + 1}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from perturbx.errors import PerturbxError
@@ -94,6 +94,13 @@ class ModelMetric(Metric):
     output: OutputMode | None = Field(None, description="score the model in this mode; None keeps the adapter's")
     batch_size: int | Literal["auto"] = Field("auto", description="images per model call, or the adapter's plan")
 
+    @field_validator("batch_size")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("batch_size must be >= 1 or 'auto'")
+        return value
+
     def scorer(self, adapter: ModelAdapter) -> ModelAdapter:
         """The adapter in this metric's output mode (a shallow copy sharing the model and its plan)."""
         if self.output is None or self.output == adapter.output:
@@ -103,13 +110,10 @@ class ModelMetric(Metric):
         return clone
 
     def chunk(self, adapter: ModelAdapter, x: torch.Tensor) -> int:
-        """Images per model call for inputs shaped like ``x``."""
-        if isinstance(self.batch_size, int):
-            if self.batch_size < 1:
-                raise PerturbxError(f"{self.name}.batch_size: expected >= 1 or 'auto', got {self.batch_size}")
-            return self.batch_size
+        """Images per model call for inputs shaped like ``x`` (the format of that plan is applied)."""
+        size = self.batch_size if isinstance(self.batch_size, int) else None
         with adapter.session():
-            return adapter.plan(tuple(x.shape[1:]))[0]
+            return adapter.plan(tuple(x.shape[1:]), size)[0]
 
 
 _NEEDS = {

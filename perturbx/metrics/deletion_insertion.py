@@ -56,7 +56,7 @@ class _PixelCurve(ModelMetric):
             fill, impute = substrate_fill(self.substrate, image, torch.Generator().manual_seed(self.seed))
             jobs.append(CurveJob(image, pixel_ranks(maps[b, 0].to(device)), counts, targets.fns[b], fill,
                                  self.insert, impute))
-        curves = run_curves(scorer, jobs, self.chunk(adapter, x))
+        curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         if self.axis == "fraction":
             axis, label = counts.double() / total, f"fraction of pixels {self.verb}"
         else:

@@ -58,7 +58,7 @@ class MifLif(ModelMetric):
             counts = even_counts(total, self.points)
             jobs += [CurveJob(image, rank, counts, targets.fns[b], fill, False, impute) for rank in ranks]
             totals.append((total, counts))
-        curves = run_curves(scorer, jobs, self.chunk(adapter, x))
+        curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         unit = "pixels" if self.segmenter is None else "segments"
         base = self.protocol(scorer) | {"order": "saliency, ties by lower index", "score_rule": "mean of curve points",
                                         "n_queries": 2 * self.points}

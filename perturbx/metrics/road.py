@@ -12,6 +12,7 @@ from perturbx import registry
 from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
 from perturbx.metrics.curves import CurveJob, pixel_ranks, run_curves
 from perturbx.models.adapter import ModelAdapter
+from perturbx.perturb.imputation import noisy_linear_impute
 from perturbx.targets import Targets
 
 
@@ -41,8 +42,6 @@ class Road(ModelMetric):
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
     ) -> list[Score]:
-        from perturbx.perturb.imputation import noisy_linear_impute
-
         scorer = self.scorer(adapter)
         device = adapter.device
         total = x.shape[-2] * x.shape[-1]
@@ -59,7 +58,7 @@ class Road(ModelMetric):
 
                 rank = pixel_ranks(maps[b, 0].to(device), descending=order == "morf")
                 jobs.append(CurveJob(image, rank, counts, targets.fns[b], impute=impute))
-        curves = run_curves(scorer, jobs, self.chunk(adapter, x))
+        curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         protocol = self.protocol(scorer) | {
             "order": "saliency, ties by row-major pixel index",
             "imputation": "noisy linear (1/6 direct, 1/12 diagonal neighbours)",

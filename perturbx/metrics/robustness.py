@@ -69,7 +69,7 @@ class Infidelity(ModelMetric):
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
     ) -> list[Score]:
         scorer = self.scorer(adapter)
-        size = self.chunk(adapter, x)
+        size = self.chunk(scorer, x)
         protocol = self.protocol(scorer) | {"noise": "gaussian, per pixel and channel", "n_queries": self.samples + 1}
         scores = []
         for b in range(x.shape[0]):
@@ -113,7 +113,7 @@ class FaithfulnessCorrelation(ModelMetric):
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
     ) -> list[Score]:
         scorer = self.scorer(adapter)
-        size = self.chunk(adapter, x)
+        size = self.chunk(scorer, x)
         total = x.shape[-2] * x.shape[-1]
         count = max(1, round(self.subset * total)) if isinstance(self.subset, float) else min(self.subset, total)
         protocol = self.protocol(scorer) | {"pixels_per_set": count, "correlation": "pearson",

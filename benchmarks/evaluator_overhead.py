@@ -1,0 +1,96 @@
+"""Evaluator time for deletion + insertion vs the bare forward passes those curves need, side by side.
+
+Every curve point is one model input, plus one pass per image to find the explained class. The bare
+forward runs the same number of images on pre-made inputs, with the best batch size and memory
+format found by trying them all, under inference mode. The evaluator runs ``px.evaluate`` with its
+own auto-tuned plan (ordering, perturbed images, target selection and AUC included). Each side is
+timed ``--repeats`` times, alternating, best kept.
+
+    python benchmarks/evaluator_overhead.py --images chelsea coffee astronaut --step 224
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import perturbx as px
+from perturbx.metrics.curves import step_counts
+from perturbx.models import tuning
+from perturbx.perturb.filters import gaussian_blur
+
+SIZES = {"cpu": (1, 2, 4, 8, 16, 32), "cuda": (16, 32, 64, 128, 256, 512)}
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_forward(model: torch.nn.Module, n: int, batch: int, channels_last: bool, device: str) -> float:
+    """Seconds for ``n`` forward passes at ``batch`` images per call (images made beforehand)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
+    x = torch.rand(batch, 3, 224, 224, device=device).contiguous(memory_format=fmt)
+    with torch.inference_mode():
+        model(x)
+        sync(device)
+        start = time.perf_counter()
+        done = 0
+        while done < n:
+            take = min(batch, n - done)
+            model(x[:take])
+            done += take
+        sync(device)
+    return time.perf_counter() - start
+
+
+def best_bare_plan(model: torch.nn.Module, device: str) -> tuple[int, bool]:
+    """The fastest (batch size, channels-last) pair for the bare model, by trying every one."""
+    rates = {}
+    for channels_last in (False, True):
+        for batch in SIZES[device]:
+            rates[(batch, channels_last)] = 4 * batch / bare_forward(model, 4 * batch, batch, channels_last, device)
+    model.to(memory_format=torch.contiguous_format)
+    return max(rates, key=rates.get)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", nargs="+", default=["chelsea", "coffee", "astronaut"])
+    parser.add_argument("--step", type=int, default=224, help="pixels per curve step (RISE: 224)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    model = px.models.load("efficientnet_lite0", device=args.device)
+    x = torch.cat([px.data.image(name) for name in args.images])
+    maps = gaussian_blur(torch.rand(len(x), 1, 224, 224, generator=torch.Generator().manual_seed(0)), 8.0)
+    metrics = [{"name": "deletion", "step": args.step}, {"name": "insertion", "step": args.step}]
+    points = len(step_counts(224 * 224, args.step))
+    n = len(x) * (1 + 2 * points)
+    bare_plan = best_bare_plan(model, args.device)
+    adapter = px.ModelAdapter(model)
+    with adapter.session((3, 224, 224)):
+        plan = adapter.plan((3, 224, 224))
+    print(f"device={args.device} threads={torch.get_num_threads()} images={len(x)} points/curve={points} "
+          f"forward images={n} bare plan={bare_plan} evaluator plan={plan} (tuning cache {tuning.cache_file()})")
+    bare, evaluated = [], []
+    for _ in range(args.repeats):
+        bare.append(bare_forward(model, n, *bare_plan, args.device))
+        model.to(memory_format=torch.contiguous_format)
+        start = time.perf_counter()
+        results = px.evaluate(adapter, x, {"given": maps}, metrics)
+        sync(args.device)
+        evaluated.append(time.perf_counter() - start)
+    assert sum(r["n_queries"] for r in results) + len(x) == n
+    b, e = min(bare), min(evaluated)
+    print(f"{'bare s':>8} {'evaluator s':>12} {'ratio':>6}")
+    print(f"{b:>8.2f} {e:>12.2f} {e / b:>6.3f}")
+    for (_, metric), value in results.mean().items():
+        print(f"  {metric:<10} mean AUC {value:.4f}")
+
+
+if __name__ == "__main__":
+    main()
