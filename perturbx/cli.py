@@ -63,7 +63,7 @@ def explain(args: argparse.Namespace) -> int:
         raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
     model = models.load(args.model or config.model, device=device)
     adapter = models.ModelAdapter(model, output=config.output)
-    probabilities = models.ModelAdapter(model)(image)[0]
+    probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():
         raise PerturbxError(
