@@ -160,3 +160,13 @@ def test_method_configs_run_scaled_down(model: torch.nn.Module, name: str) -> No
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     exp = explainer.explain(model, x)
     assert exp.maps.shape == (1, 1, 64, 64) and torch.isfinite(exp.maps).all()
+
+
+def test_fixed_design_larger_than_the_request_gets_one_mask_per_row(model: torch.nn.Module, x: torch.Tensor) -> None:
+    shifted = {"name": "grid", "cells": 2, "edges": "bilinear", "shift": True}
+    small = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=3, seed=0,
+                        batch_size=8, progress=False).explain(model, x[:1])
+    exact = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=16, seed=0,
+                        batch_size=8, progress=False).explain(model, x[:1])
+    assert small.n_queries == exact.n_queries == 1 + 16
+    assert torch.equal(small.maps, exact.maps)
