@@ -142,3 +142,13 @@ def test_fullgrad_matches_pytorch_grad_cam() -> None:
     exp = px.build("explainer", "fullgrad").explain(logits(model), x, classes)
     theirs = peer_maps(gc.FullGrad, model, [], x, classes)
     assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_gradcam_matches_pytorch_grad_cam_on_efficientnet_lite0() -> None:
+    model = px.models.load("efficientnet_lite0")
+    x = images(1, size=224)
+    exp = px.build("explainer", "gradcam").explain(px.ModelAdapter(model, output="logit", batch_size=4), x, 1)
+    assert exp.meta["layers"] == ["net.head"]
+    theirs = peer_maps(gc.GradCAM, model, [model.net.head], x, [1])
+    assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4

@@ -117,3 +117,21 @@ def test_cam_methods_run_on_vit_tokens(name: str) -> None:
     exp = px.build("explainer", {"name": name, **({"batch_size": 64} if name == "scorecam" else {})}).explain(
         adapter(vit()), x2(), [0, 1])
     assert exp.maps.shape == (2, 1, 32, 32) and torch.isfinite(exp.maps).all()
+
+
+@pytest.mark.parametrize("name,params,fail_at", [("attention_rollout", {}, 1), ("vit_iia", {"steps": 2}, 2)])
+def test_fused_attention_flag_and_hooks_restored_after_a_failure(name: str, params: dict, fail_at: int) -> None:
+    model = vit()
+    calls = []
+
+    def fail(module: torch.nn.Module, inputs: object) -> None:  # fails inside the hooked forward pass
+        calls.append(1)
+        if len(calls) >= fail_at:
+            raise RuntimeError("boom")
+
+    handle = model.blocks[1].register_forward_pre_hook(fail)
+    with pytest.raises(RuntimeError, match="boom"):
+        px.build("explainer", {"name": name, **params}).explain(adapter(model), x2()[:1], 0)
+    handle.remove()
+    assert all(b.attn.fused_attn for b in model.blocks)
+    assert all(not b.attn.attn_drop._forward_hooks for b in model.blocks)
