@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from perturbx.errors import PerturbxError
 from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation
 from perturbx.models.adapter import ModelAdapter
@@ -34,8 +35,6 @@ class IIA(Explainer):
     batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
-        from perturbx.errors import PerturbxError
-
         if len(resolve_layers(adapter.model, self.layers)) > 2:
             raise PerturbxError("layers: IIA takes one layer (single form) or two (triple form)")
 
