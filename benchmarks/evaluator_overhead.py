@@ -3,8 +3,9 @@
 Every curve point is one model input, plus one pass per image to find the explained class. The bare
 forward runs the same number of images on pre-made inputs, with the best batch size and memory
 format found by trying them all, under inference mode. The evaluator runs ``px.evaluate`` with its
-own auto-tuned plan (ordering, perturbed images, target selection and AUC included). Each side is
-timed ``--repeats`` times, alternating, best kept.
+own auto-tuned plan (ordering, perturbed images, target selection and AUC included), and again with
+the bare forward's plan, which separates the evaluator's own overhead from the choice of plan. Each
+side is timed ``--repeats`` times, alternating, best kept.
 
     python benchmarks/evaluator_overhead.py --images chelsea coffee astronaut --step 224
 """
@@ -71,23 +72,28 @@ def main() -> None:
     points = len(step_counts(224 * 224, args.step))
     n = len(x) * (1 + 2 * points)
     bare_plan = best_bare_plan(model, args.device)
-    adapter = px.ModelAdapter(model)
-    with adapter.session((3, 224, 224)):
-        plan = adapter.plan((3, 224, 224))
+    adapters = {"auto plan": px.ModelAdapter(model),
+                "bare's plan": px.ModelAdapter(model, batch_size=bare_plan[0], channels_last=bare_plan[1])}
+    with adapters["auto plan"].session((3, 224, 224)):
+        plan = adapters["auto plan"].plan((3, 224, 224))
     print(f"device={args.device} threads={torch.get_num_threads()} images={len(x)} points/curve={points} "
-          f"forward images={n} bare plan={bare_plan} evaluator plan={plan} (tuning cache {tuning.cache_file()})")
-    bare, evaluated = [], []
+          f"forward images={n} bare plan={bare_plan} evaluator auto plan={plan} (tuning cache {tuning.cache_file()})",
+          flush=True)
+    times: dict[str, list[float]] = {"bare": [], **{name: [] for name in adapters}}
     for _ in range(args.repeats):
-        bare.append(bare_forward(model, n, *bare_plan, args.device))
+        times["bare"].append(bare_forward(model, n, *bare_plan, args.device))
         model.to(memory_format=torch.contiguous_format)
-        start = time.perf_counter()
-        results = px.evaluate(adapter, x, {"given": maps}, metrics)
-        sync(args.device)
-        evaluated.append(time.perf_counter() - start)
-    assert sum(r["n_queries"] for r in results) + len(x) == n
-    b, e = min(bare), min(evaluated)
-    print(f"{'bare s':>8} {'evaluator s':>12} {'ratio':>6}")
-    print(f"{b:>8.2f} {e:>12.2f} {e / b:>6.3f}")
+        for name, adapter in adapters.items():
+            start = time.perf_counter()
+            results = px.evaluate(adapter, x, {"given": maps}, metrics)
+            sync(args.device)
+            times[name].append(time.perf_counter() - start)
+            assert sum(r["n_queries"] for r in results) + len(x) == n
+    bare = min(times["bare"])
+    print(f"{'':<22} {'seconds':>8} {'ratio':>6}")
+    for name, runs in times.items():
+        label = "bare forward" if name == "bare" else f"evaluator ({name})"
+        print(f"{label:<22} {min(runs):>8.2f} {min(runs) / bare:>6.3f}")
     for (_, metric), value in results.mean().items():
         print(f"  {metric:<10} mean AUC {value:.4f}")
 

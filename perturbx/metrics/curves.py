@@ -65,8 +65,10 @@ def substrate_fill(
     """A fixed fill for ``image``, or, for mask-dependent substrates, a function of the removed pixels."""
     if substrate.depends_on_mask:
         return None, lambda img, removed: substrate.fill(img, (~removed).float(), generator)
-    whole = Segmentation.from_labels(torch.zeros(image.shape[-2:], dtype=torch.long))
-    return substrate.prepare(image, whole.to(image.device), generator), None
+    h, w = image.shape[-2:]
+    whole = Segmentation(torch.zeros(h, w, dtype=torch.long, device=image.device),
+                         torch.ones(1, h, w, device=image.device), hard=True)
+    return substrate.prepare(image, whole, generator), None
 
 
 @dataclass
@@ -103,7 +105,8 @@ def run_curves(adapter: ModelAdapter, jobs: list[CurveJob], batch_size: int) -> 
         for start in range(0, len(rows), batch_size):
             spans = [(j, torch.tensor([p for _, p in group]))
                      for j, group in itertools.groupby(rows[start:start + batch_size], key=lambda r: r[0])]
-            out = adapter.forward(torch.cat([jobs[j].images(points) for j, points in spans]))
+            parts = [jobs[j].images(points) for j, points in spans]
+            out = adapter.forward(parts[0] if len(parts) == 1 else torch.cat(parts))
             offset = 0
             for j, points in spans:
                 curves[j][points] = jobs[j].score(out[offset:offset + len(points)]).float().cpu()
