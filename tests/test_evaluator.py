@@ -91,3 +91,21 @@ def test_the_callers_model_is_left_as_found() -> None:
     px.evaluate(px.ModelAdapter(model, batch_size=8), x, PIPELINE, ["deletion", "aopc"])
     assert model.training and not model[0].weight.requires_grad and model[2].weight.requires_grad
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.slow
+def test_curves_on_the_real_model_start_and_end_at_the_right_images(real_model: torch.nn.Module) -> None:
+    x = px.data.image("chelsea")
+    adapter = px.ModelAdapter(real_model, batch_size=16)
+    maps = px.build("explainer", "gradcam").explain(adapter, x).maps
+    metrics = [{"name": "deletion", "step": 1792}, {"name": "insertion", "step": 1792}]
+    results = px.evaluate(adapter, x, {"gradcam": maps, "inverse": -maps}, metrics)
+    value = {(r["explainer"], r["metric"]): r["value"] for r in results}
+    assert value[("gradcam", "deletion")] < value[("inverse", "deletion")]
+    assert all(r["n_queries"] == 29 and r["class"] == 285 for r in results)  # Egyptian cat
+    mean = torch.tensor(px.models.IMAGENET_MEAN).view(1, 3, 1, 1).expand_as(x)
+    blurred = px.build("substrate", "blur").prepare(x[0], None, None)[None]
+    p = adapter(torch.cat([x, mean, blurred]))[:, 285]
+    deletion, insertion = results.curves[(0, "gradcam", "deletion")], results.curves[(0, "gradcam", "insertion")]
+    assert deletion.y[[0, -1]].tolist() == pytest.approx(p[[0, 1]].tolist(), abs=1e-5)
+    assert insertion.y[[0, -1]].tolist() == pytest.approx(p[[2, 0]].tolist(), abs=1e-5)
