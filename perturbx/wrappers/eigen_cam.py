@@ -21,7 +21,7 @@ def principal_projection(maps: torch.Tensor, sign_correction: bool) -> torch.Ten
     b, c, h, w = maps.shape
     rows = maps.reshape(b, c, h * w).transpose(1, 2).nan_to_num(0.0)
     rows = rows - rows.mean(dim=1, keepdim=True)
-    _, _, vh = torch.linalg.svd(rows, full_matrices=True)
+    _, _, vh = torch.linalg.svd(rows, full_matrices=False)
     projection = (rows @ vh[:, 0, :, None])[..., 0]
     if sign_correction:
         flip = projection.amin(dim=1).abs() > projection.amax(dim=1).abs()
