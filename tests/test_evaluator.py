@@ -36,6 +36,8 @@ def test_one_row_per_image_explainer_and_metric_with_protocol_columns(tmp_path: 
                                    if r["metric"] != "sparseness"}
     predicted = adapter(x).argmax(1).tolist()
     assert all(r["class"] == predicted[r["image"]] for r in results)
+    assert all(r["explain_queries"] is None for r in results if r["explainer"] == "given")
+    assert all(r["explain_queries"] == 41 and r["explain_seconds"] > 0 for r in results if r["explainer"] == "rise")
     frame = results.to_pandas()
     assert list(frame.columns[:4]) == ["image", "explainer", "metric", "value"] and len(frame) == 18
     path = tmp_path / "scores.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -55,16 +56,29 @@ def evaluate(
         targets = resolve_targets(target, adapter(x))
         explain_as = targets.classes if targets.classes is not None else targets.fns
         for name, source in sources.items():
-            maps = source if isinstance(source, torch.Tensor) else source.explain(adapter, x, explain_as).maps
+            maps, cost = _explain(source, adapter, x, explain_as)
             maps = check_maps(maps, x, f"explainers[{name!r}] maps")
             explainer = source if isinstance(source, Explainer) else None
             for metric in built:
                 for score in metric.score(adapter, x, maps, targets, regions=regions, explainer=explainer):
                     results.rows.append({"image": score.image, "explainer": name, "metric": score.metric,
-                                         "value": score.value, **score.protocol})
+                                         "value": score.value, **score.protocol, **cost})
                     if score.curve is not None:
                         results.curves[(score.image, name, score.metric)] = score.curve
     return results
+
+
+def _explain(
+    source: Source, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec
+) -> tuple[torch.Tensor, dict[str, float | None]]:
+    """The maps of one explainer and its cost per image (queries and seconds; None for given maps)."""
+    if isinstance(source, torch.Tensor):
+        return source, {"explain_queries": None, "explain_seconds": None}
+    start = time.perf_counter()
+    explanation = source.explain(adapter, x, target)
+    seconds = time.perf_counter() - start
+    return explanation.maps, {"explain_queries": explanation.n_queries / x.shape[0],
+                              "explain_seconds": seconds / x.shape[0]}
 
 
 def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:

@@ -23,9 +23,9 @@ class _Localisation(Metric):
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
     ) -> list[Score]:
-        regions = check_regions(extra["regions"], x)
+        regions = check_regions(extra["regions"], x).cpu()
         protocol = self.protocol() | {"n_queries": 0}
-        return [Score(b, self.name, self.value(maps[b, 0].double(), regions[b]),
+        return [Score(b, self.name, self.value(maps[b, 0].double().cpu(), regions[b]),
                       protocol | {"class": target_label(targets, b)}) for b in range(x.shape[0])]
 
     def value(self, saliency: torch.Tensor, region: torch.Tensor) -> float:

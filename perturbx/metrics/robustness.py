@@ -34,13 +34,13 @@ class MaxSensitivity(Metric):
     ) -> list[Score]:
         explainer = extra["explainer"]
         noise = torch.stack([self._noise(x.shape[1:]) for _ in range(x.shape[0])])
-        noisy = (x[:, None] + noise).clamp(0, 1).flatten(0, 1)
+        noisy = (x.cpu()[:, None] + noise).clamp(0, 1).flatten(0, 1)
         target = targets.classes if targets.classes is not None else targets.fns
         target = target.repeat_interleave(self.samples) if isinstance(target, torch.Tensor) else [
             fn for fn in target for _ in range(self.samples)]
         explanation = explainer.explain(adapter, noisy, target)
-        new = explanation.maps.view(x.shape[0], self.samples, -1).double()
-        old = maps.flatten(1).double()
+        new = explanation.maps.view(x.shape[0], self.samples, -1).double().cpu()
+        old = maps.flatten(1).double().cpu()
         diffs = (new - old[:, None]).norm(dim=-1).amax(dim=1)
         if self.relative:
             diffs = diffs / old.norm(dim=-1).clamp_min(1e-12)
@@ -75,10 +75,10 @@ class Infidelity(ModelMetric):
         for b in range(x.shape[0]):
             generator = torch.Generator().manual_seed(self.seed)
             noise = torch.randn((self.samples, *x.shape[1:]), generator=generator) * self.noise_std
-            image = x[b:b + 1]
+            image = x[b:b + 1].cpu()
             y = targets.fns[b](scorer(torch.cat([image, image - noise]), size)).double().cpu()
             drop = y[0] - y[1:]
-            dot = (noise.double() * maps[b].double()).flatten(1).sum(1)
+            dot = (noise.double() * maps[b].double().cpu()).flatten(1).sum(1)
             if self.normalise:
                 dot = dot * (dot * drop).mean() / (dot * dot).mean().clamp_min(1e-300)
             scores.append(Score(b, self.name, float(((dot - drop) ** 2).mean()),
@@ -121,14 +121,15 @@ class FaithfulnessCorrelation(ModelMetric):
         scores = []
         for b in range(x.shape[0]):
             generator = torch.Generator().manual_seed(self.seed)
-            fill, impute = substrate_fill(self.substrate, x[b], generator)
+            image = x[b].cpu()
+            fill, impute = substrate_fill(self.substrate, image, generator)
             sets = torch.rand((self.runs, total), generator=generator).argsort(dim=1)[:, :count]
             removed = torch.zeros(self.runs, total, dtype=torch.bool).scatter_(1, sets, True).view(
                 self.runs, *x.shape[-2:])
-            fills = impute(x[b], removed) if impute is not None else fill
-            perturbed = torch.where(removed[:, None], fills, x[b])
-            y = targets.fns[b](scorer(torch.cat([x[b:b + 1], perturbed]), size)).double().cpu()
-            sums = (maps[b, 0].double().flatten()[None] * removed.flatten(1)).sum(1)
+            fills = impute(image, removed) if impute is not None else fill
+            perturbed = torch.where(removed[:, None], fills, image)
+            y = targets.fns[b](scorer(torch.cat([image[None], perturbed]), size)).double().cpu()
+            sums = (maps[b, 0].double().cpu().flatten()[None] * removed.flatten(1)).sum(1)
             scores.append(Score(b, self.name, pearson(sums, y[0] - y[1:]),
                                 protocol | {"class": target_label(targets, b)}))
         return scores
