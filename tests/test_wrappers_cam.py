@@ -57,6 +57,7 @@ def test_several_layers_match(method: str) -> None:
     exp = px.build("explainer", {"name": method, "layers": [model[3], "6"]}).explain(logits(model), x, classes)
     theirs = peer_maps(PEERS[method], model, [model[3], model[6]], x, classes)
     assert exp.meta["layers"] == ["3", "6"]
+    assert exp.meta["per_layer"].shape == (2, 2, 1, 32, 32)
     assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
 
 

@@ -84,13 +84,16 @@ class CamExplainer(Explainer):
         for layer, a, g in zip(layers, acts, grads):
             raw = self.cam(ctx, layer, layer.to_maps(a), None if g is None else layer.to_maps(g))
             per_layer.append(raw.detach().float())
-        maps = combine(per_layer, tuple(x.shape[-2:]), self.normalise)
+        maps, resized = combine(per_layer, tuple(x.shape[-2:]), self.normalise)
+        meta = {"layers": [layer.name for layer in layers]}
+        if len(layers) > 1:
+            meta["per_layer"] = resized[:, :, None].cpu()  # [layers,B,1,H,W], each as it entered the mean
         return Explanation(
             maps=maps[:, None].cpu(),
             targets=ctx.targets.classes,
             n_queries=x.shape[0] + ctx.n_queries,
             method=self.name,
-            meta={"layers": [layer.name for layer in layers]},
+            meta=meta,
         )
 
 
@@ -118,11 +121,12 @@ def forward_layers(
     return ctx, [a.detach() for a in acts], [None if g is None else g.detach() for g in grads]
 
 
-def combine(per_layer: list[torch.Tensor], size: tuple[int, int], normalise: bool) -> torch.Tensor:
-    """ReLU, per-layer min-max and resize, mean over layers, min-max again: ``[B,H,W]``."""
-    resized = []
-    for cam in per_layer:
-        cam = cam.clamp(min=0)
-        resized.append(resize(minmax(cam) if normalise else cam, size))
-    mean = torch.stack(resized).clamp(min=0).mean(dim=0)
-    return minmax(mean) if normalise else mean
+def combine(
+    per_layer: list[torch.Tensor], size: tuple[int, int], normalise: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ReLU, per-layer min-max and resize, mean over layers, min-max again: ``[B,H,W]``, and the
+    resized per-layer maps ``[layers,B,H,W]``."""
+    resized = torch.stack([resize(minmax(cam.clamp(min=0)) if normalise else cam.clamp(min=0), size)
+                           for cam in per_layer])
+    mean = resized.clamp(min=0).mean(dim=0)
+    return (minmax(mean) if normalise else mean), resized
