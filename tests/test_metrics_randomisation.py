@@ -49,5 +49,7 @@ def test_needs_an_explainer_and_the_evaluator_refuses_precomputed_maps() -> None
     x = torch.rand(1, 3, 12, 12)
     with pytest.raises(px.PerturbxError, match="needs explainer"):
         ModelRandomisation().evaluate(tiny_cnn(), x, torch.rand(1, 1, 12, 12))
+    with pytest.raises(px.PerturbxError, match="must be an explainer object"):
+        ModelRandomisation().evaluate(tiny_cnn(), x, torch.rand(1, 1, 12, 12), explainer="saliency")
     with pytest.raises(px.PerturbxError, match="cannot score the precomputed maps"):
         px.evaluate(tiny_cnn(), x, {"given": torch.rand(1, 1, 12, 12)}, "model_randomisation")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from perturbx.errors import PerturbxError
+from perturbx.explainer import Explainer
 from perturbx.images import check_images
 from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
 from perturbx.registry import Component
@@ -70,6 +71,9 @@ class Metric(Component):
                 raise PerturbxError(f"{self.name}: needs {name}=... ({_NEEDS[name]})")
         if "regions" in self.requires:
             check_regions(extra["regions"], x)
+        if "explainer" in self.requires and not isinstance(extra["explainer"], Explainer):
+            raise PerturbxError(f"{self.name}: explainer must be an explainer object (px.build('explainer', ...)), "
+                                f"got {type(extra['explainer']).__name__}")
 
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
