@@ -12,9 +12,13 @@ with the same batch size. Pairs:
   own hierarchy of image cells, so only the budget and the fill match there.
 
 Each configuration is timed ``--repeats`` times, perturbx and peer alternating, best kept; the
-ratio is peer time / perturbx time (above 1: perturbx is faster).
+ratio is peer time / perturbx time (above 1: perturbx is faster). perturbx runs with its tuned plan
+(batch size and memory format, ``--px-batch auto``) or a fixed batch; ``--batch plan`` gives the peers
+perturbx's tuned batch size, so only the memory format and the per-query overhead differ.
 
-    python benchmarks/perturbation_vs_peers.py --queries 250 --batch 32
+    python benchmarks/perturbation_vs_peers.py --queries 200 --batch plan
+    python benchmarks/perturbation_vs_peers.py --queries 200 --batch 32 --px-batch 32
+    python benchmarks/perturbation_vs_peers.py --queries 200 --batch 32 --px-batch 32 --model trivial
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ class Counted(torch.nn.Module):
         return self.model(x).softmax(-1)
 
 
+class Trivial(torch.nn.Module):
+    """A near-free classifier (4x4 average pool + linear), to measure each library's own per-query overhead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = torch.nn.Linear(3 * 16, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1))
+
+
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
     """Seconds taken by ``fn`` and the query count it returns."""
     start = time.perf_counter()
@@ -58,11 +74,14 @@ def pipeline(segmenter: dict, sampler: object, substrate: object, attributor: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=250, help="model queries for the sampling methods")
-    parser.add_argument("--batch", type=int, default=32, help="images per model call for the peers")
+    parser.add_argument("--batch", default="32",
+                        help="images per model call for the peers: an int, or 'plan' for perturbx's tuned batch size")
     parser.add_argument("--px-batch", default="auto",
                         help="perturbx batch size: 'auto' (its tuned plan: batch size and memory format) or an int")
     parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--model", default="efficientnet_lite0",
+                        help="a perturbx model name, or 'trivial' to measure the libraries' own overhead")
     parser.add_argument("--only", default="", help="run only the comparisons whose name contains this text")
     args = parser.parse_args()
 
@@ -70,7 +89,7 @@ def main() -> None:
     from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
     from lime import lime_image
 
-    model = px.models.load("efficientnet_lite0")
+    model = Trivial().eval() if args.model == "trivial" else px.models.load(args.model)
     counted = Counted(model)
     adapter = px.ModelAdapter(model)
     x = px.data.image("chelsea")
@@ -78,13 +97,16 @@ def main() -> None:
         target = int(model(x).argmax())
     slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
     labels = px.build("segmenter", slic).segment(x[0], 1, torch.Generator()).labels
+    # every library gets the same precomputed superpixels, so no one pays for segmenting inside the timing
+    segments = {"name": "callable", "function": lambda image: labels, "input": "tensor"}
     m = int(labels.max()) + 1
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     fill = {"name": "constant", "color": "imagenet_mean"}
-    q, b = args.queries, args.batch
+    q = args.queries
     pb = args.px_batch if args.px_batch == "auto" else int(args.px_batch)
     with adapter.session():
         plan = adapter.plan(tuple(x.shape[1:]), None if pb == "auto" else pb)  # tune once, before timing
+    b = plan[0] if args.batch == "plan" else int(args.batch)
 
     def ours(pipe: px.Pipeline) -> Callable[[], int]:
         return lambda: pipe.explain(adapter, x, target=target).n_queries
@@ -129,17 +151,17 @@ def main() -> None:
     blur = {"name": "blur", "sigma": 100.0, "kernel_size": 49}
     pairs = {
         "KernelSHAP vs Captum KernelShap": (
-            ours(pipeline(slic, "kernelshap", fill, "kernelshap", q, pb)),
+            ours(pipeline(segments, "kernelshap", fill, "kernelshap", q, pb)),
             captum(lambda: KernelShap(counted).attribute(x, target=target, baselines=mean, feature_mask=feature_mask,
                                                          n_samples=q, perturbations_per_eval=b))),
         "LIME vs Captum Lime": (
-            ours(pipeline(slic, "bernoulli", fill, "lime", q, pb)),
+            ours(pipeline(segments, "bernoulli", fill, "lime", q, pb)),
             captum(lambda: Lime(counted).attribute(x, target=target, baselines=mean, feature_mask=feature_mask,
                                                    n_samples=q, perturbations_per_eval=b))),
         "LIME vs lime_image": (
-            ours(pipeline(slic, "bernoulli", {"name": "constant", "color": "black"}, "lime", q, pb)), lime_peer),
+            ours(pipeline(segments, "bernoulli", {"name": "constant", "color": "black"}, "lime", q, pb)), lime_peer),
         "occlusion vs Captum FeatureAblation": (
-            ours(pipeline(slic, "single", fill, "occlusion", m, pb)),
+            ours(pipeline(segments, "single", fill, "occlusion", m, pb)),
             captum(lambda: FeatureAblation(counted).attribute(x, target=target, baselines=mean,
                                                               feature_mask=feature_mask, perturbations_per_eval=b))),
         "occlusion vs Captum Occlusion (16 px)": (
@@ -147,9 +169,9 @@ def main() -> None:
             captum(lambda: Occlusion(counted).attribute(x, target=target, baselines=mean, sliding_window_shapes=window,
                                                         strides=window, perturbations_per_eval=b))),
         "KernelSHAP (blur) vs shap Partition (blur)": (
-            ours(pipeline(slic, "kernelshap", blur, "kernelshap", q, pb)), shap_peer),
+            ours(pipeline(segments, "kernelshap", blur, "kernelshap", q, pb)), shap_peer),
     }
-    print(f"efficientnet_lite0, chelsea, target {target}, {m} SLIC segments, peer batch {b}, perturbx plan "
+    print(f"{args.model}, chelsea, target {target}, {m} SLIC segments, peer batch {b}, perturbx plan "
           f"(batch, channels_last) {plan}, threads {torch.get_num_threads()}, best of {args.repeats}")
     print(f"{'comparison':<44} {'px queries':>10} {'peer queries':>12} {'px s':>7} {'peer s':>7} {'ratio':>6}")
     for name, (mine, theirs) in pairs.items():
