@@ -43,10 +43,10 @@ def test_input_x_gradient_matches_captum() -> None:
 @pytest.mark.parametrize("rule", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"])
 def test_integrated_gradients_matches_captum(rule: str) -> None:
     model, x = small_cnn(), images(3)
-    exp = ours("integrated_gradients", model, x, steps=20, rule=rule, baseline="zeros", batch_size=7)
-    theirs = captum.IntegratedGradients(model).attribute(x, baselines=0.0, target=CLASSES, n_steps=20, method=rule)
+    exp = ours("integrated_gradients", model, x, steps=8, rule=rule, baseline="zeros", batch_size=7)
+    theirs = captum.IntegratedGradients(model).attribute(x, baselines=0.0, target=CLASSES, n_steps=8, method=rule)
     assert close(exp.meta["attributions"], theirs)
-    assert exp.n_queries == 3 + 3 * 20
+    assert exp.n_queries == 3 + 3 * 8
 
 
 def test_integrated_gradients_custom_baseline_matches_captum() -> None:
