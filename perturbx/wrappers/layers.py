@@ -16,6 +16,7 @@ from perturbx.errors import PerturbxError
 LayerSpec = str | nn.Module
 LayersSpec = LayerSpec | Sequence[LayerSpec] | None
 Layout = Literal["auto", "nchw", "nhwc", "tokens"]
+MAX_PREFIX = 8  # class, distillation and register tokens before the patch tokens
 
 
 @dataclass
@@ -53,15 +54,14 @@ class Layer:
             return t.permute(0, 3, 1, 2)
         if t.dim() != 3:
             raise PerturbxError(f"layers: {self.name!r} gives shape {tuple(t.shape)}, expected tokens [B,N,D]")
-        h, w = self.grid or token_grid(t.shape[1])
-        if h * w > t.shape[1]:
-            raise PerturbxError(f"layers: {self.name!r} has {t.shape[1]} tokens, fewer than a {h}x{w} grid")
+        fits = self.grid is not None and 0 <= t.shape[1] - self.grid[0] * self.grid[1] <= MAX_PREFIX
+        h, w = self.grid if fits else token_grid(t.shape[1])
         return t[:, t.shape[1] - h * w :].reshape(t.shape[0], h, w, t.shape[2]).permute(0, 3, 1, 2)
 
 
 def token_grid(n_tokens: int) -> tuple[int, int]:
     """The square patch grid in ``n_tokens`` after leading prefix tokens (class, distillation, registers)."""
-    for prefix in range(0, 9):
+    for prefix in range(MAX_PREFIX + 1):
         side = math.isqrt(n_tokens - prefix) if n_tokens > prefix else 0
         if side > 0 and side * side == n_tokens - prefix:
             return side, side
