@@ -153,3 +153,15 @@ def test_gradcam_matches_pytorch_grad_cam_on_efficientnet_lite0() -> None:
     assert exp.meta["layers"] == ["net.head"]
     theirs = peer_maps(gc.GradCAM, model, [model.net.head], x, [1])
     assert np.abs(exp.maps[:, 0].numpy() - theirs).max() < 1e-4
+
+
+def test_layer_outputs_become_nchw_maps() -> None:
+    t = torch.arange(2 * 5 * 3, dtype=torch.float32).view(2, 5, 3)  # 1 class token + 2x2 patches, 3 channels
+    maps = L.Layer("t", nn.Identity()).to_maps(t)
+    assert maps.shape == (2, 3, 2, 2) and torch.equal(maps[:, :, 0, 0], t[:, 1])
+    registers = torch.randn(1, 4 + 16, 8)  # 4 prefix tokens (class + registers), 4x4 grid
+    assert torch.equal(L.Layer("r", nn.Identity(), grid=(4, 4)).to_maps(registers)[0, :, 3, 3], registers[0, -1])
+    nhwc = torch.randn(1, 3, 4, 6)
+    assert torch.equal(L.Layer("s", nn.Identity(), channels_last=True).to_maps(nhwc), nhwc.permute(0, 3, 1, 2))
+    with pytest.raises(PerturbxError, match="square grid"):
+        L.token_grid(23)
