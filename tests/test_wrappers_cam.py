@@ -164,4 +164,4 @@ def test_layer_outputs_become_nchw_maps() -> None:
     nhwc = torch.randn(1, 3, 4, 6)
     assert torch.equal(L.Layer("s", nn.Identity(), channels_last=True).to_maps(nhwc), nhwc.permute(0, 3, 1, 2))
     with pytest.raises(PerturbxError, match="square grid"):
-        L.token_grid(23)
+        L.token_grid(120)
