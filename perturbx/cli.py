@@ -1,4 +1,5 @@
-"""The ``perturbx`` command: ``explain`` a photo with a model and write a PNG; ``list`` the components."""
+"""The ``perturbx`` command: ``explain`` a photo with a model and write a PNG; ``evaluate`` an experiment
+declared in YAML; ``list`` the components."""
 
 from __future__ import annotations
 
@@ -84,6 +85,28 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    from perturbx.experiments import load_experiment, runner, summary
+
+    config = find_config(args.config)
+    if args.dry_run:
+        experiment = load_experiment(config)
+        print(runner.describe(experiment), end="")
+        print(f"{len(experiment.explainers)} explainers x {len(experiment.metrics)} metrics; config hash "
+              f"{experiment.hash}")
+        return 0
+    if args.resume and args.overwrite:
+        raise PerturbxError("--resume and --overwrite exclude each other")
+    out = Path(args.out) if args.out else Path("runs") / config.stem
+    outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite,
+                              device=pick_device(args.device), progress=not args.quiet)
+    print(summary.format_table(outcome.table))
+    print(f"pairs computed: {outcome.computed}, already done: {outcome.skipped}")
+    print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'}, {out / 'curves.png'} (results in "
+          f"{out / runner.DATABASE})")
+    return 0
+
+
 def list_components(args: argparse.Namespace) -> int:
     for kind, entries in registry.catalogue(args.kind).items():
         print(f"{kind}s:")
@@ -115,6 +138,15 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.set_defaults(run=explain)
+    ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
+    ev.add_argument("--config", required=True, help="experiment YAML (e.g. configs/experiments/compare_methods.yaml)")
+    ev.add_argument("--out", help="output folder (default runs/<config name>)")
+    ev.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    ev.add_argument("--overwrite", action="store_true", help="discard the results already in --out")
+    ev.add_argument("--dry-run", action="store_true", help="print the expanded explainers and stop")
+    ev.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(run=evaluate)
     ls = sub.add_parser("list", help="list registered components with their parameters and defaults")
     ls.add_argument("kind", nargs="?", choices=registry.KINDS, help="only this kind")
     ls.set_defaults(run=list_components)

@@ -1,0 +1,32 @@
+"""Models a test experiment YAML names by import string (``model: {module: tests.experiment_models:...}``)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+from torch import nn
+
+
+class SlowTinyCNN(nn.Module):
+    """A seeded random 2-conv CNN for small images with 4 classes; ``delay`` seconds per forward call
+    make a run slow enough to be interrupted part-way whatever the machine."""
+
+    def __init__(self, seed: int = 0, delay: float = 0.0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU())
+        self.fc = nn.Linear(8, 4)
+        self.delay = delay
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.delay:
+            time.sleep(self.delay)
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+
+def tiny_cnn(seed: int = 0) -> nn.Module:
+    """The tiny CNN, for ``model: {module: "tests.experiment_models:tiny_cnn"}``; the environment variable
+    ``PERTURBX_TEST_MODEL_DELAY`` slows it down without changing the experiment (nor its config hash)."""
+    return SlowTinyCNN(seed, float(os.environ.get("PERTURBX_TEST_MODEL_DELAY", "0")))
