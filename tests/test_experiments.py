@@ -178,3 +178,51 @@ def test_summary_mean_and_t_interval_hand_computed(tmp_path: Path) -> None:
     assert "| a | 2.500 ± 2.054 | 2.00 | 10 |" in text and "t-interval" in text
     header = write_csv(table, tmp_path / "s.csv").read_text().splitlines()[0]
     assert header.split(",")[:8] == ["explainer", "metric", "n", "n_nan", "mean", "std", "ci_low", "ci_high"]
+
+
+def test_folder_dataset_reads_labels_and_masks_by_file_stem(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from perturbx.experiments.dataset import FolderSet
+
+    (tmp_path / "masks").mkdir()
+    for k, name in enumerate(["b", "a"]):
+        Image.fromarray(torch.full((20, 30, 3), 40 * k, dtype=torch.uint8).numpy()).save(tmp_path / f"{name}.png")
+        mask = torch.zeros(20, 30, dtype=torch.uint8)
+        mask[2:5, 3 + k : 9] = 255
+        Image.fromarray(mask.numpy()).save(tmp_path / "masks" / f"{name}.png")
+    (tmp_path / "labels.csv").write_text("image,label\na.png,3\nb,1\n")
+    data = FolderSet(kind="folder", path=".", size=None, labels="labels.csv", masks="masks").load(tmp_path)
+    assert data.ids == ["a", "b"] and data.labels == [3, 1]
+    assert data.images[0].shape == (1, 3, 20, 30) and float(data.images[0].max()) == pytest.approx(40 / 255)
+    assert data.masks[0].dtype == torch.bool and data.masks[0].shape == (1, 20, 30)
+    assert int(data.masks[0].sum()) == 3 * 5 and int(data.masks[1].sum()) == 3 * 6
+    (tmp_path / "labels.csv").write_text("image,label\na.png,3\n")
+    with pytest.raises(ConfigError, match=r"dataset\.labels: no label for b"):
+        FolderSet(kind="folder", path=".", labels="labels.csv").load(tmp_path)
+
+
+def test_synthetic_dataset_has_labels_masks_and_stable_ids() -> None:
+    spec = load_experiment(experiment(dataset={"kind": "synthetic", "n": 3, "seed": 1, "size": 32}), root=ROOT)
+    data = spec.spec.dataset.load(ROOT)
+    assert data.ids == ["synthetic-1-0000", "synthetic-1-0001", "synthetic-1-0002"]
+    assert data.labels == [0, 1, 2]
+    assert data.images[2].shape == (1, 3, 32, 32) and data.masks[2].shape == (1, 32, 32) and data.masks[2].any()
+
+
+def test_cli_evaluate_user_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from perturbx.cli import main
+
+    config = tmp_path / "e.yaml"
+    config.write_text("dataset: {kind: bundled, images: [chelsea]}\nmodel: synthetic_cnn\nexplainers: {s: saliency}\n"
+                      "metrics: [deletion]\nseed: 3\n")
+    for args, match in [(["--config", str(config)], "experiment " + str(config) + ".seed: unknown parameter"),
+                        (["--config", str(tmp_path / "no.yaml")], "--config: no such file"),
+                        (["--config", str(config), "--resume", "--overwrite"], "exclude each other")]:
+        if "exclude" in match:
+            config.write_text(config.read_text().replace("seed: 3\n", ""))
+        assert main(["evaluate", "--quiet", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("perturbx: error:") and match in err[0], err
+    assert main(["evaluate", "--config", str(config), "--dry-run"]) == 0
+    assert "1 explainers x 1 metrics; config hash" in capsys.readouterr().out
