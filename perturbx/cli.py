@@ -98,8 +98,13 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise PerturbxError("--resume and --overwrite exclude each other")
     out = Path(args.out) if args.out else Path("runs") / config.stem
-    outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite,
-                              device=pick_device(args.device), progress=not args.quiet)
+    try:
+        outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite,
+                             device=pick_device(args.device), progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
+              file=sys.stderr)
+        return 130
     print(summary.format_table(outcome.table))
     print(f"pairs computed: {outcome.computed}, already done: {outcome.skipped}")
     print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'}, {out / 'curves.png'} (results in "
