@@ -1,5 +1,23 @@
-"""Pictures of explanations (matplotlib)."""
+"""Pictures of explanations and evaluations (matplotlib figures, no pyplot state)."""
 
-from perturbx.viz.overlay import explanation_figure, overlay, save
+from perturbx.viz.curves import curves_figure
+from perturbx.viz.grid import methods_grid
+from perturbx.viz.overlay import explanation_figure, heatmap_figure, overlay, save
+from perturbx.viz.pami import pami_figure
+from perturbx.viz.segments import boundaries, mark_boundaries, segments_figure, top_segments
+from perturbx.viz.summary import summary_figure
 
-__all__ = ["explanation_figure", "overlay", "save"]
+__all__ = [
+    "boundaries",
+    "curves_figure",
+    "explanation_figure",
+    "heatmap_figure",
+    "mark_boundaries",
+    "methods_grid",
+    "overlay",
+    "pami_figure",
+    "save",
+    "segments_figure",
+    "summary_figure",
+    "top_segments",
+]

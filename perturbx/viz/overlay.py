@@ -48,6 +48,24 @@ def overlay(
     return shown
 
 
+def heatmap_figure(
+    image: torch.Tensor,
+    saliency: torch.Tensor,
+    title: str = "",
+    alpha: float = 0.5,
+    cmap: str | None = None,
+    signed: bool | None = None,
+) -> Figure:
+    """One panel: the map over the photo with its colour bar (signed maps centred on zero)."""
+    fig = Figure(figsize=(4.6, 4.0), layout="constrained")
+    ax = fig.subplots()
+    shown = overlay(ax, image, saliency, alpha=alpha, cmap=cmap, signed=signed)
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def explanation_figure(image: torch.Tensor, saliency: torch.Tensor, title: str, method: str = "") -> Figure:
     """Two panels: the photo, and the photo with the heatmap overlaid; ``title`` names the class."""
     fig = Figure(figsize=(8, 4.3), layout="constrained")
