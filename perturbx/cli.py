@@ -42,6 +42,7 @@ def pick_device(name: str | None) -> torch.device:
 
 
 def explain(args: argparse.Namespace) -> int:
+    """``perturbx explain``: explain one photo with a YAML config and write the PNG."""
     from perturbx import data, models, viz
     from perturbx.pipelines.config import load_config
 
@@ -86,6 +87,7 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """``perturbx evaluate``: run (or resume, or dry-run) an experiment YAML and print its summary."""
     from perturbx.experiments import load_experiment, runner, summary
 
     config = find_config(args.config)
@@ -113,6 +115,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def list_components(args: argparse.Namespace) -> int:
+    """``perturbx list``: every registered component with its paper, parameters and defaults."""
     for kind, entries in registry.catalogue(args.kind).items():
         print(f"{kind}s:")
         for name, cls in entries.items():
@@ -130,6 +133,7 @@ def list_components(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``perturbx`` command and its subcommands."""
     root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
     sub = root.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("explain", help="explain a photo and write a PNG")

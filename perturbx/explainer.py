@@ -36,4 +36,5 @@ class Explainer(Component):
         """Method-specific validation, before any model query."""
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        """The method itself: maps for validated images, inside the adapter's session."""
         raise NotImplementedError

@@ -24,9 +24,11 @@ class Accumulator:
     """Running state of one image's attribution; :meth:`update` sees each chunk once, in order."""
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
+        """Fold one chunk in: coalitions ``z [n,M]``, keep-masks ``[n,H,W]`` and scores ``y [n]``."""
         raise NotImplementedError
 
     def result(self) -> Attribution:
+        """The feature scores and the pixel map from everything seen so far."""
         raise NotImplementedError
 
 
@@ -43,4 +45,5 @@ class Attributor(Component):
         """Reject designs this attributor cannot use, before any model query."""
 
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
+        """A fresh accumulator for one image, given its segmentation, the design and the unperturbed score."""
         raise NotImplementedError

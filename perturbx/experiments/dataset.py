@@ -41,6 +41,7 @@ class BundledSet(_Spec):
     size: int = Field(224, ge=8, description="shorter side resized, then centre-cropped square")
 
     def load(self, root: Path) -> Dataset:
+        """Read the named photos, resized and centre-cropped."""
         from perturbx import data
 
         images = [data.image(name, self.size) for name in self.images]
@@ -58,6 +59,7 @@ class FolderSet(_Spec):
     masks: str | None = Field(None, description="folder of ground-truth masks named like the images")
 
     def load(self, root: Path) -> Dataset:
+        """Read every image of the folder (with labels and masks when given); paths relative to ``root``."""
         from perturbx import data
 
         folder = _resolve(root, self.path, "dataset.path")
@@ -116,6 +118,7 @@ class SyntheticSet(_Spec):
     size: int = Field(64, ge=32, description="image side in pixels")
 
     def load(self, root: Path) -> Dataset:
+        """Generate the synthetic images with their labels and target-object masks."""
         from perturbx import data
 
         made = data.synthetic(self.n, self.seed, self.size)

@@ -84,6 +84,7 @@ class Store:
                  "axis": axis} for image, explainer, metric, x, y, axis in self.db.execute(query)]
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self.db.close()
 
 

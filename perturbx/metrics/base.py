@@ -78,6 +78,7 @@ class Metric(Component):
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
     ) -> list[Score]:
+        """Scores of every image for the resolved targets (called inside the adapter's session)."""
         raise NotImplementedError
 
     def protocol(self, adapter: ModelAdapter | None = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class _MapProperty(Metric):
                       protocol | {"class": target_label(targets, b)}) for b in range(x.shape[0])]
 
     def value(self, a: torch.Tensor) -> float:
+        """The score of one map's absolute values, flattened."""
         raise NotImplementedError
 
 

@@ -29,6 +29,7 @@ class _Localisation(Metric):
                       protocol | {"class": target_label(targets, b)}) for b in range(x.shape[0])]
 
     def value(self, saliency: torch.Tensor, region: torch.Tensor) -> float:
+        """The score of one map ``[H,W]`` against its ground-truth region ``[H,W]``."""
         raise NotImplementedError
 
 

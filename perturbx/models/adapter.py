@@ -67,6 +67,7 @@ class ModelAdapter:
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's parameters (CPU for a model without any)."""
         return model_device(self.model)
 
     @property

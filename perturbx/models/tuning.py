@@ -21,6 +21,7 @@ def cache_file() -> Path:
 
 
 def read_cache(key: str) -> tuple[int, bool] | None:
+    """The cached ``(batch_size, channels_last)`` for ``key``, or None if absent or unreadable."""
     try:
         entry = json.loads(cache_file().read_text())[key]
         return int(entry["batch_size"]), bool(entry["channels_last"])
@@ -29,6 +30,7 @@ def read_cache(key: str) -> tuple[int, bool] | None:
 
 
 def write_cache(key: str, batch_size: int, channels_last: bool) -> None:
+    """Store a measured plan under ``key`` (best effort: an unwritable cache is ignored)."""
     path = cache_file()
     try:
         data = json.loads(path.read_text()) if path.exists() else {}

@@ -212,6 +212,7 @@ class Disks:
         self.centres, self.radius, self.shape = centres, radius, shape
 
     def keep_masks(self, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Keep-masks ``[n,H,W]``: 1 inside the disk of each row's window, 0 outside."""
         centre = self.centres[index.to(self.centres.device)].to(z)
         rows = torch.arange(self.shape[0], device=z.device, dtype=z.dtype)
         cols = torch.arange(self.shape[1], device=z.device, dtype=z.dtype)

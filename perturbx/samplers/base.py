@@ -35,4 +35,5 @@ class Sampler(Component):
         return n_samples
 
     def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Coalitions:
+        """Draw the coalition matrix ``[N,M]`` (1 = keep the feature) from ``generator``."""
         raise NotImplementedError

@@ -19,4 +19,5 @@ class Segmenter(Component):
     kind: ClassVar[str] = "segmenter"
 
     def segment(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> Segmentation:
+        """Split one image ``[C,H,W]`` into features (``n_samples`` for per-sample geometry)."""
         raise NotImplementedError

@@ -62,6 +62,7 @@ class Partitions(Segmenter):
 
     @property
     def n_partitions(self) -> int:
+        """Number of partitions: segmenters × shifts."""
         return len(self.segmenters) * len(self.shifts)
 
     def iter_segmentations(self, image: torch.Tensor, n_samples: int, generator: torch.Generator

@@ -44,10 +44,12 @@ class Segmentation:
 
     @property
     def n_features(self) -> int:
+        """Number of features M (segments)."""
         return self.masks.shape[0]
 
     @property
     def shape(self) -> tuple[int, int]:
+        """The image size ``(H, W)``."""
         return tuple(self.labels.shape)
 
     def to(self, device: torch.device) -> Segmentation:

@@ -21,6 +21,7 @@ class Substrate(Component):
     depends_on_mask: ClassVar[bool] = False
 
     def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+        """The fill ``[C,H,W]`` that replaces removed pixels, computed once per image."""
         raise NotImplementedError
 
     def fill(self, image: torch.Tensor, keep: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
