@@ -22,9 +22,9 @@ from perturbx.cli import main
 from perturbx.experiments.runner import DATABASE, run
 
 ROOT = Path(__file__).resolve().parents[1]
-N_IMAGES, N_EXPLAINERS, N_METRIC_ROWS = 3, 3, 4  # deletion, mif, lif, srg
+N_IMAGES, N_EXPLAINERS, N_METRIC_ROWS = 2, 3, 4  # deletion, mif, lif, srg
 
-CONFIG = """# A tiny experiment for the resume test: three 24 px PNGs, a random CNN, a swept grid pipeline and saliency.
+CONFIG = """# A tiny experiment for the resume test: two 24 px PNGs, a random CNN, a swept grid pipeline and saliency.
 dataset: {kind: folder, path: images, size: null}
 model: {module: "tests.experiment_models:tiny_cnn"}
 explainers:
