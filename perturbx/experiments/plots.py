@@ -42,10 +42,11 @@ def curves_figure(curves: Sequence[dict[str, Any]], explainers: Sequence[str], t
     fig = Figure(figsize=(6.4 * cols, 4.2 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, metric in zip(axes, metrics):
-        for explainer in explainers:
+        for k, explainer in enumerate(explainers):
             if explainer in means.get(metric, {}):
                 x, y, axis, _ = means[metric][explainer]
-                ax.plot(x, y, label=explainer, linewidth=1.4)
+                style = ("-", "--", ":", "-.")[k // 10 % 4]  # the colour cycle repeats after 10
+                ax.plot(x, y, style, label=explainer, linewidth=1.4, color=f"C{k % 10}")
                 ax.set_xlabel(axis)
         ax.set_title(f"{metric} (mean over {max((v[3] for v in means.get(metric, {}).values()), default=0)} "
                      "images)")
@@ -57,7 +58,8 @@ def curves_figure(curves: Sequence[dict[str, Any]], explainers: Sequence[str], t
     if handles and len(axes) > len(metrics):  # the spare panel holds the legend
         axes[-1].legend(handles, labels, loc="center", fontsize="small", frameon=False)
     elif handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize="small")
+        fits = max(1, (90 * cols) // (max(len(label) for label in labels) + 8))  # columns that fit the width
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels), fits), fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
