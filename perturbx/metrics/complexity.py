@@ -13,7 +13,7 @@ from perturbx.targets import Targets
 
 
 class _MapProperty(Metric):
-    """A score per image from the magnitudes |a| of its map, flattened; no model queries."""
+    """A score per image from the magnitudes ``|a|`` of its map, flattened; no model queries."""
 
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
@@ -29,8 +29,8 @@ class _MapProperty(Metric):
 
 @registry.register("sparseness", paper="Chalasani et al. 2020, Gini index of |a|")
 class Sparseness(_MapProperty):
-    """Gini index of |a|: Σ_i (2i − n − 1)·a_(i) / (n·Σ a) over |a| sorted ascending, i = 1..n; higher is sparser
-    (NaN for an all-zero map)."""
+    """Gini index of ``|a|``: ``Σ_i (2i − n − 1)·a_(i) / (n·Σ a)`` over ``|a|`` sorted ascending, i = 1..n;
+    higher is sparser (NaN for an all-zero map)."""
 
     def value(self, a: torch.Tensor) -> float:
         n, total = a.numel(), a.sum()
@@ -42,7 +42,7 @@ class Sparseness(_MapProperty):
 
 @registry.register("complexity", paper="Bhatt et al. 2020, entropy of the fractional contribution |a|/Σ|a|")
 class Complexity(_MapProperty):
-    """Entropy −Σ p·ln p of p = |a|/Σ|a| (0·ln 0 = 0); lower is simpler (NaN for an all-zero map)."""
+    """Entropy ``−Σ p·ln p`` of ``p = |a|/Σ|a|`` (``0·ln 0 = 0``); lower is simpler (NaN for an all-zero map)."""
 
     def value(self, a: torch.Tensor) -> float:
         total = a.sum()

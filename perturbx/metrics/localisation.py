@@ -86,7 +86,7 @@ class RelevanceMassAccuracy(_Localisation):
 
 @registry.register("relevance_rank_accuracy", paper="Arras et al. 2022 (CLEVR-XAI), relevance rank accuracy")
 class RelevanceRankAccuracy(_Localisation):
-    """|top-K pixels ∩ region| / K with K = |region|; ties in the map go to the lower row-major index."""
+    """``|top-K pixels ∩ region| / K`` with ``K = |region|``; ties in the map go to the lower row-major index."""
 
     def value(self, saliency: torch.Tensor, region: torch.Tensor) -> float:
         k = int(region.sum())

@@ -34,7 +34,7 @@ def channel_sum_of_scaled(maps: torch.Tensor) -> torch.Tensor:
 
 @register("fullgrad", paper="Srinivas & Fleuret 2019, Full-Gradient Representation (NeurIPS)")
 class FullGrad(Explainer):
-    """|x ⊙ ∂y/∂x| plus, for every biased conv/BN layer, |b ⊙ ∂y/∂z| — each channel min-max scaled,
+    """``|x ⊙ ∂y/∂x|`` plus, for every biased conv/BN layer, ``|b ⊙ ∂y/∂z|`` — each channel min-max scaled,
     summed over channels, resized to the input (bilinear, linear so done after the channel sum), summed
     and min-max normalised. One forward and backward per image."""
 

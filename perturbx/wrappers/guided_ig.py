@@ -21,7 +21,7 @@ def guided_step(
     fraction: float, max_dist: float, l1_total: float,
 ) -> torch.Tensor:
     """Move ``x`` (in place) to L1 distance (1 − progress)·l1_total from the image, moving first the
-    ``fraction`` of features with the smallest |gradient| and keeping every feature within
+    ``fraction`` of features with the smallest ``|gradient|`` and keeping every feature within
     ``max_dist`` of the straight path's progress; return the attribution increment Δx ⊙ grad."""
     attr = torch.zeros_like(x)
     lo, hi = max(progress - max_dist, 0.0), min(progress + max_dist, 1.0)

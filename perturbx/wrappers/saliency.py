@@ -24,7 +24,7 @@ def gradient_at_input(run: GradientRun, target: TargetSpec) -> torch.Tensor:
 
 @register("saliency", paper="Simonyan et al. 2014, Deep Inside Convolutional Networks")
 class Saliency(GradientExplainer):
-    """The gradient of the target score w.r.t. the input; map = max over channels of |∂y/∂x| by default."""
+    """The gradient of the target score w.r.t. the input; map = max over channels of ``|∂y/∂x|`` by default."""
 
     reduce: Reduce = Field("abs_max", description="channel reduction: sum (signed), abs_sum, abs_max or max")
 
