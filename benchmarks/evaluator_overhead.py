@@ -5,7 +5,9 @@ forward runs the same number of images on pre-made inputs, with the best batch s
 format found by trying them all, under inference mode. The evaluator runs ``px.evaluate`` with its
 own auto-tuned plan (ordering, perturbed images, target selection and AUC included), and again with
 the bare forward's plan, which separates the evaluator's own overhead from the choice of plan. Each
-side is timed ``--repeats`` times, alternating, best kept.
+side is timed ``--repeats`` times, alternating, best kept. "outside forward" is the share of the
+evaluator's time not spent in the model's forward (measured by hooks in the same run), which stays
+meaningful on a machine shared with other jobs, where the two timings drift apart.
 
     python benchmarks/evaluator_overhead.py --images chelsea coffee astronaut --step 224
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -48,6 +52,27 @@ def bare_forward(model: torch.nn.Module, n: int, batch: int, channels_last: bool
     return time.perf_counter() - start
 
 
+@contextmanager
+def forward_clock(model: torch.nn.Module, device: str) -> Iterator[list[float]]:
+    """Seconds spent inside ``model.forward`` during the block (the rest is the evaluator's own work)."""
+    clock, starts = [0.0], []
+
+    def before(module: torch.nn.Module, inputs: object) -> None:
+        sync(device)
+        starts.append(time.perf_counter())
+
+    def after(module: torch.nn.Module, inputs: object, output: object) -> None:
+        sync(device)
+        clock[0] += time.perf_counter() - starts.pop()
+
+    handles = [model.register_forward_pre_hook(before), model.register_forward_hook(after)]
+    try:
+        yield clock
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def best_bare_plan(model: torch.nn.Module, device: str) -> tuple[int, bool]:
     """The fastest (batch size, channels-last) pair for the bare model, by trying every one."""
     rates = {}
@@ -80,20 +105,25 @@ def main() -> None:
           f"forward images={n} bare plan={bare_plan} evaluator auto plan={plan} (tuning cache {tuning.cache_file()})",
           flush=True)
     times: dict[str, list[float]] = {"bare": [], **{name: [] for name in adapters}}
+    inside: dict[str, list[float]] = {name: [] for name in adapters}
     for _ in range(args.repeats):
         times["bare"].append(bare_forward(model, n, *bare_plan, args.device))
         model.to(memory_format=torch.contiguous_format)
         for name, adapter in adapters.items():
-            start = time.perf_counter()
-            results = px.evaluate(adapter, x, {"given": maps}, metrics)
-            sync(args.device)
-            times[name].append(time.perf_counter() - start)
+            with forward_clock(model, args.device) as clock:
+                start = time.perf_counter()
+                results = px.evaluate(adapter, x, {"given": maps}, metrics)
+                sync(args.device)
+                times[name].append(time.perf_counter() - start)
+            inside[name].append(clock[0])
             assert sum(r["n_queries"] for r in results) + len(x) == n
     bare = min(times["bare"])
-    print(f"{'':<22} {'seconds':>8} {'ratio':>6}")
+    print(f"{'':<24} {'seconds':>8} {'ratio':>6} {'outside forward':>16}")
     for name, runs in times.items():
         label = "bare forward" if name == "bare" else f"evaluator ({name})"
-        print(f"{label:<22} {min(runs):>8.2f} {min(runs) / bare:>6.3f}")
+        best = min(range(len(runs)), key=runs.__getitem__)
+        share = "" if name == "bare" else f"{1 - inside[name][best] / runs[best]:>15.1%}"
+        print(f"{label:<24} {runs[best]:>8.2f} {runs[best] / bare:>6.3f} {share:>16}")
     for (_, metric), value in results.mean().items():
         print(f"  {metric:<10} mean AUC {value:.4f}")
 
