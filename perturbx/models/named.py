@@ -1,5 +1,5 @@
-"""Models by name: the bundled EfficientNet-Lite0, and any torchvision or timm model whose weights
-are on this machine. Every loaded model takes images in [0,1] and carries its class names."""
+"""Models by name: the bundled EfficientNet-Lite0 and synthetic-benchmark CNN, and any torchvision or
+timm model whose weights are on this machine. Every loaded model takes images in [0,1] and carries its class names."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from perturbx.errors import PerturbxError
+from perturbx.models import synthetic_cnn
 from perturbx.models.classifier import ImageClassifier
 from perturbx.models.efficientnet_lite import EfficientNetLite
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BUNDLED = ("efficientnet_lite0",)
+BUNDLED = ("efficientnet_lite0", "synthetic_cnn")
 
 
 @cache
@@ -32,15 +33,17 @@ def load(
 ) -> ImageClassifier:
     """Load a classifier by name, in eval mode, taking images in [0,1].
 
-    ``name`` is ``efficientnet_lite0`` (bundled), ``torchvision:NAME`` or ``timm:NAME`` (a bare name
-    is looked up in torchvision, then timm). ``pretrained=False`` gives random weights.
+    ``name`` is ``efficientnet_lite0`` or ``synthetic_cnn`` (bundled), ``torchvision:NAME`` or ``timm:NAME``
+    (a bare name is looked up in torchvision, then timm). ``pretrained=False`` gives random weights.
     """
     if not isinstance(name, str) or not name:
         raise PerturbxError(f"model: expected a model name, got {name!r}")
     source, _, arch = name.rpartition(":")
     if source not in ("", "torchvision", "timm"):
         raise PerturbxError(f"model: unknown source {source!r} in {name!r}; use torchvision:NAME or timm:NAME")
-    if not source and arch in BUNDLED:
+    if not source and arch == "synthetic_cnn":
+        model = _synthetic_cnn(pretrained)
+    elif not source and arch in BUNDLED:
         model = _efficientnet_lite0(pretrained)
     elif source == "torchvision" or (not source and _torchvision_has(arch)):
         model = _torchvision(arch, pretrained)
@@ -67,6 +70,21 @@ def _efficientnet_lite0(pretrained: bool) -> ImageClassifier:
     return ImageClassifier(
         net, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes(), "efficientnet_lite0", target_layer="net.head"
     )
+
+
+def _synthetic_cnn(pretrained: bool) -> ImageClassifier:
+    net = synthetic_cnn.SyntheticCNN()
+    if pretrained:
+        weights = importlib.resources.files("perturbx.models").joinpath(synthetic_cnn.WEIGHTS)
+        if not weights.is_file():
+            raise PerturbxError(
+                f"model: the synthetic_cnn weights are missing ({weights}); "
+                "recreate them with: python scripts/train_synthetic_cnn.py"
+            )
+        with weights.open("rb") as file:
+            saved = torch.load(file, map_location="cpu", weights_only=True)
+        net.load_state_dict(synthetic_cnn.cast(saved, torch.float32))
+    return synthetic_cnn.classifier(net)
 
 
 def _torchvision_has(arch: str) -> bool:
