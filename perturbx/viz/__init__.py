@@ -2,7 +2,7 @@
 
 from perturbx.viz.curves import curves_figure
 from perturbx.viz.grid import methods_grid
-from perturbx.viz.overlay import explanation_figure, heatmap_figure, overlay, save
+from perturbx.viz.overlay import explanation_figure, heatmap_figure, overlay, save, to_numpy_image, to_numpy_map
 from perturbx.viz.pami import pami_figure
 from perturbx.viz.segments import boundaries, mark_boundaries, segments_figure, top_segments
 from perturbx.viz.summary import summary_figure
@@ -19,5 +19,7 @@ __all__ = [
     "save",
     "segments_figure",
     "summary_figure",
+    "to_numpy_image",
+    "to_numpy_map",
     "top_segments",
 ]
