@@ -5,16 +5,16 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from perturbx.errors import PerturbxError
 from perturbx.explainer import Explainer
 from perturbx.images import check_images
-from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
+from perturbx.models.adapter import BatchSize, ModelAdapter, OutputMode, as_adapter
 from perturbx.registry import Component
 from perturbx.targets import Targets, TargetSpec, check_target, resolve_targets
 
@@ -97,14 +97,7 @@ class ModelMetric(Metric):
     """A metric that queries the model, in a chosen output mode and batch size."""
 
     output: OutputMode | None = Field(None, description="score the model in this mode; None keeps the adapter's")
-    batch_size: int | Literal["auto"] = Field("auto", description="images per model call, or the adapter's plan")
-
-    @field_validator("batch_size")
-    @classmethod
-    def _positive(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("batch_size must be >= 1 or 'auto'")
-        return value
+    batch_size: BatchSize = Field("auto", description="images per model call, or the adapter's plan")
 
     def scorer(self, adapter: ModelAdapter) -> ModelAdapter:
         """The adapter in this metric's output mode (a shallow copy sharing the model and its plan)."""

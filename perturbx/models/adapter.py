@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from perturbx.errors import PerturbxError, unknown_choice
@@ -14,6 +15,7 @@ from perturbx.models import tuning
 from perturbx.models.state import model_device, preserved
 
 OutputMode = Literal["probability", "logit", "log_probability"]
+BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]  # a stage's images per model call, or the adapter's plan
 _OUTPUTS = {
     "probability": lambda y: y.softmax(dim=-1),
     "logit": lambda y: y,

@@ -41,18 +41,23 @@ def write_cache(key: str, batch_size: int, channels_last: bool) -> None:
         pass
 
 
-def images_per_second(run: Callable[[torch.Tensor], object], batch: torch.Tensor, repeats: int = 2) -> float:
-    """Best-of-``repeats`` throughput of ``run`` on ``batch`` after one warm-up call."""
+def images_per_second(
+    run: Callable[[torch.Tensor], object], batch: torch.Tensor, repeats: int = 2, min_images: int = 32
+) -> float:
+    """Best-of-``repeats`` throughput of ``run`` on ``batch`` after one warm-up call; each round runs
+    at least ``min_images`` images so that small batches are not timed on a single noisy call."""
     sync = torch.cuda.synchronize if batch.is_cuda else (lambda: None)
     run(batch)
     sync()
+    calls = max(1, -(-min_images // batch.shape[0]))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        run(batch)
+        for _ in range(calls):
+            run(batch)
         sync()
         best = min(best, time.perf_counter() - start)
-    return batch.shape[0] / best
+    return calls * batch.shape[0] / best
 
 
 def search(
@@ -61,17 +66,16 @@ def search(
     device: torch.device,
     formats: tuple[bool, ...],
 ) -> tuple[int, bool]:
-    """Pick the memory format at a middle batch size, then the batch size in that format."""
+    """Time every (batch size, memory format) pair on random images and return the fastest: the two
+    interact (on a 2-core CPU channels-last wins at small batches and can lose at larger ones)."""
     sizes = GPU_BATCHES if device.type == "cuda" else CPU_BATCHES
-    middle = sizes[len(sizes) // 2]
 
     def rate(size: int, channels_last: bool) -> float:
         try:
-            return images_per_second(lambda b: run(b, channels_last), torch.rand((size, *shape), device=device))
+            return images_per_second(lambda b: run(b, channels_last), torch.rand((size, *shape), device=device),
+                                     min_images=16)
         except torch.OutOfMemoryError:
             return 0.0
 
-    rates = {(middle, cl): rate(middle, cl) for cl in formats}
-    channels_last = max(rates, key=rates.get)[1]
-    rates.update({(size, channels_last): rate(size, channels_last) for size in sizes if size != middle})
+    rates = {(size, cl): rate(size, cl) for cl in formats for size in sizes}
     return max(rates, key=rates.get)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import Field, field_validator
@@ -12,7 +12,7 @@ from perturbx import registry
 from perturbx.attributors.base import Attributor
 from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation, FeatureScores
-from perturbx.models.adapter import ModelAdapter
+from perturbx.models.adapter import BatchSize, ModelAdapter
 from perturbx.perturb import engine
 from perturbx.samplers.base import Sampler
 from perturbx.segmenters.base import Segmenter
@@ -34,20 +34,13 @@ class Pipeline(Explainer):
     attributor: Attributor = Field(default_factory=lambda: registry.build("attributor", "rise"))
     n_samples: int = Field(1000, ge=1, description="coalitions to evaluate per image")
     seed: int = Field(0, ge=0, description="seed of every random stage")
-    batch_size: int | Literal["auto"] = Field("auto", description="images per model call, or auto-tuned")
+    batch_size: BatchSize = Field("auto", description="images per model call, or auto-tuned")
     progress: bool = Field(True, description="show a progress bar")
 
     @field_validator("segmenter", "sampler", "substrate", "attributor", mode="before")
     @classmethod
     def _build(cls, value: Any, info: Any) -> Any:
         return registry.build(info.field_name, value, where=info.field_name)
-
-    @field_validator("batch_size")
-    @classmethod
-    def _positive(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("batch_size must be >= 1 or 'auto'")
-        return value
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         device = adapter.device
