@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
 from perturbx.errors import ConfigError, unknown_choice
 
@@ -60,6 +60,16 @@ def register(name: str, paper: str = "") -> Any:
         return cls
 
     return decorate
+
+
+def built(kind: str) -> BeforeValidator:
+    """Field annotation: a component field of ``kind`` also accepts a name or ``{name: ..., **params}``,
+    built through the registry (``Annotated[Substrate, built("substrate")]``)."""
+
+    def build_field(value: Any, info: ValidationInfo) -> Any:
+        return build(kind, value, where=info.field_name)
+
+    return BeforeValidator(build_field)
 
 
 def names(kind: str) -> list[str]:

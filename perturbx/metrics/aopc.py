@@ -3,10 +3,10 @@ relevant square regions are removed one after another."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from perturbx import registry
 from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
@@ -32,14 +32,11 @@ class Aopc(ModelMetric):
     regions: int = Field(100, ge=1, description="L, the number of regions removed (100 in the paper)")
     reduce: Literal["sum", "mean"] = Field("sum", description="a region's relevance: sum or mean of the map")
     orders: list[Order] = Field(["morf", "lerf"], min_length=1, description="MoRF, LeRF or both")
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", "uniform_noise"),
-                                 description="what removed regions become (uniform noise in the paper)")
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", "uniform_noise"),
+        description="what removed regions become (uniform noise in the paper)",
+    )
     seed: int = Field(0, ge=0, description="seed of a stochastic substrate (the same for every image)")
-
-    @field_validator("substrate", mode="before")
-    @classmethod
-    def _build(cls, value: Any) -> Any:
-        return registry.build("substrate", value, where="substrate")
 
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
@@ -57,14 +54,23 @@ class Aopc(ModelMetric):
                 rank = region_ranks(maps[b, 0].to(device), labels, self.reduce, descending=order == "morf")
                 jobs.append(CurveJob(image, rank, counts, targets.fns[b], fill, False, impute))
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
-        protocol = self.protocol(scorer) | {"order": "region relevance, ties by row-major patch index",
-                                            "score_rule": "mean over k=0..L of f(x) - f(x_k)", "points": steps + 1,
-                                            "n_queries": steps + 1}
+        protocol = self.protocol(scorer) | {
+            "order": "region relevance, ties by row-major patch index",
+            "score_rule": "mean over k=0..L of f(x) - f(x_k)",
+            "points": steps + 1,
+            "n_queries": steps + 1,
+        }
         scores = []
         for j, y in enumerate(curves):
             b, order = divmod(j, len(self.orders))
             drop = y[0] - y
-            scores.append(Score(b, f"aopc_{self.orders[order]}", float(drop.mean()),
-                                protocol | {"class": target_label(targets, b)},
-                                Curve(counts.float(), drop, f"regions removed ({self.orders[order]}), score drop")))
+            scores.append(
+                Score(
+                    b,
+                    f"aopc_{self.orders[order]}",
+                    float(drop.mean()),
+                    protocol | {"class": target_label(targets, b)},
+                    Curve(counts.float(), drop, f"regions removed ({self.orders[order]}), score drop"),
+                )
+            )
         return scores

@@ -3,7 +3,7 @@ inserted into a blurred image, scored by the area under the curve."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field, field_validator
@@ -24,15 +24,13 @@ class _PixelCurve(ModelMetric):
     insert: ClassVar[bool] = False
 
     step: int | float = Field(224, description="pixels changed per step (int), or a fraction of the image (float)")
-    substrate: Substrate = Field(description="deletion: what removed pixels become; insertion: the start image")
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        description="deletion: what removed pixels become; insertion: the start image"
+    )
     axis: Literal["fraction", "step"] = Field(
-        "fraction", description="AUC x axis: fraction of pixels changed, or step index / number of steps (RISE code)")
+        "fraction", description="AUC x axis: fraction of pixels changed, or step index / number of steps (RISE code)"
+    )
     seed: int = Field(0, ge=0, description="seed of a stochastic substrate (the same for every image)")
-
-    @field_validator("substrate", mode="before")
-    @classmethod
-    def _build(cls, value: Any) -> Any:
-        return registry.build("substrate", value, where="substrate")
 
     @field_validator("step")
     @classmethod
@@ -54,8 +52,9 @@ class _PixelCurve(ModelMetric):
         for b in range(x.shape[0]):
             image = x[b].to(device)
             fill, impute = substrate_fill(self.substrate, image, torch.Generator().manual_seed(self.seed))
-            jobs.append(CurveJob(image, pixel_ranks(maps[b, 0].to(device)), counts, targets.fns[b], fill,
-                                 self.insert, impute))
+            jobs.append(
+                CurveJob(image, pixel_ranks(maps[b, 0].to(device)), counts, targets.fns[b], fill, self.insert, impute)
+            )
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         if self.axis == "fraction":
             axis, label = counts.double() / total, f"fraction of pixels {self.verb}"
@@ -67,8 +66,16 @@ class _PixelCurve(ModelMetric):
             "points": len(counts),
             "n_queries": len(counts),
         }
-        return [Score(b, self.name, trapezoid(y, axis), protocol | {"class": target_label(targets, b)},
-                      Curve(axis.float(), y, label)) for b, y in enumerate(curves)]
+        return [
+            Score(
+                b,
+                self.name,
+                trapezoid(y, axis),
+                protocol | {"class": target_label(targets, b)},
+                Curve(axis.float(), y, label),
+            )
+            for b, y in enumerate(curves)
+        ]
 
     @property
     def verb(self) -> str:
@@ -83,8 +90,10 @@ class Deletion(_PixelCurve):
     input space of ImageNet models.
     """
 
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", {
-        "name": "constant", "color": "imagenet_mean"}), description="what removed pixels become")
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", {"name": "constant", "color": "imagenet_mean"}),
+        description="what removed pixels become",
+    )
 
 
 @registry.register("insertion", paper=PAPER)
@@ -93,5 +102,7 @@ class Insertion(_PixelCurve):
     higher AUC is better."""
 
     insert: ClassVar[bool] = True
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", {
-        "name": "blur", "sigma": 5.0, "kernel_size": 11}), description="the image pixels are inserted into")
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", {"name": "blur", "sigma": 5.0, "kernel_size": 11}),
+        description="the image pixels are inserted into",
+    )

@@ -3,7 +3,7 @@ faithfulness correlation."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from pydantic import Field, field_validator
@@ -36,18 +36,26 @@ class MaxSensitivity(Metric):
         noise = torch.stack([self._noise(x.shape[1:]) for _ in range(x.shape[0])])
         noisy = (x.cpu()[:, None] + noise).clamp(0, 1).flatten(0, 1)
         target = targets.classes if targets.classes is not None else targets.fns
-        target = target.repeat_interleave(self.samples) if isinstance(target, torch.Tensor) else [
-            fn for fn in target for _ in range(self.samples)]
+        target = (
+            target.repeat_interleave(self.samples)
+            if isinstance(target, torch.Tensor)
+            else [fn for fn in target for _ in range(self.samples)]
+        )
         explanation = explainer.explain(adapter, noisy, target)
         new = explanation.maps.view(x.shape[0], self.samples, -1).double().cpu()
         old = maps.flatten(1).double().cpu()
         diffs = (new - old[:, None]).norm(dim=-1).amax(dim=1)
         if self.relative:
             diffs = diffs / old.norm(dim=-1).clamp_min(1e-12)
-        protocol = self.protocol(adapter) | {"noise": "uniform in the L-infinity ball, clamped to [0,1]",
-                                             "norm": "frobenius", "n_queries": explanation.n_queries // x.shape[0]}
-        return [Score(b, self.name, float(diffs[b]), protocol | {"class": target_label(targets, b)})
-                for b in range(x.shape[0])]
+        protocol = self.protocol(adapter) | {
+            "noise": "uniform in the L-infinity ball, clamped to [0,1]",
+            "norm": "frobenius",
+            "n_queries": explanation.n_queries // x.shape[0],
+        }
+        return [
+            Score(b, self.name, float(diffs[b]), protocol | {"class": target_label(targets, b)})
+            for b in range(x.shape[0])
+        ]
 
     def _noise(self, shape: torch.Size) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed)
@@ -75,14 +83,15 @@ class Infidelity(ModelMetric):
         for b in range(x.shape[0]):
             generator = torch.Generator().manual_seed(self.seed)
             noise = torch.randn((self.samples, *x.shape[1:]), generator=generator) * self.noise_std
-            image = x[b:b + 1].cpu()
+            image = x[b : b + 1].cpu()
             y = targets.fns[b](scorer(torch.cat([image, image - noise]), size)).double().cpu()
             drop = y[0] - y[1:]
             dot = (noise.double() * maps[b].double().cpu()).flatten(1).sum(1)
             if self.normalise:
                 dot = dot * (dot * drop).mean() / (dot * dot).mean().clamp_min(1e-300)
-            scores.append(Score(b, self.name, float(((dot - drop) ** 2).mean()),
-                                protocol | {"class": target_label(targets, b)}))
+            scores.append(
+                Score(b, self.name, float(((dot - drop) ** 2).mean()), protocol | {"class": target_label(targets, b)})
+            )
         return scores
 
 
@@ -93,14 +102,11 @@ class FaithfulnessCorrelation(ModelMetric):
 
     subset: int | float = Field(224, description="pixels per random set (int), or a fraction of the image")
     runs: int = Field(100, ge=2, description="random sets per image")
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", {
-        "name": "constant", "color": "black"}), description="what the pixels of a set become")
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", {"name": "constant", "color": "black"}),
+        description="what the pixels of a set become",
+    )
     seed: int = Field(0, ge=0, description="seed of the random sets and substrate (the same for every image)")
-
-    @field_validator("substrate", mode="before")
-    @classmethod
-    def _build(cls, value: Any) -> Any:
-        return registry.build("substrate", value, where="substrate")
 
     @field_validator("subset")
     @classmethod
@@ -116,22 +122,27 @@ class FaithfulnessCorrelation(ModelMetric):
         size = self.chunk(scorer, x)
         total = x.shape[-2] * x.shape[-1]
         count = max(1, round(self.subset * total)) if isinstance(self.subset, float) else min(self.subset, total)
-        protocol = self.protocol(scorer) | {"pixels_per_set": count, "correlation": "pearson",
-                                            "n_queries": self.runs + 1}
+        protocol = self.protocol(scorer) | {
+            "pixels_per_set": count,
+            "correlation": "pearson",
+            "n_queries": self.runs + 1,
+        }
         scores = []
         for b in range(x.shape[0]):
             generator = torch.Generator().manual_seed(self.seed)
             image = x[b].cpu()
             fill, impute = substrate_fill(self.substrate, image, generator)
             sets = torch.rand((self.runs, total), generator=generator).argsort(dim=1)[:, :count]
-            removed = torch.zeros(self.runs, total, dtype=torch.bool).scatter_(1, sets, True).view(
-                self.runs, *x.shape[-2:])
+            removed = (
+                torch.zeros(self.runs, total, dtype=torch.bool).scatter_(1, sets, True).view(self.runs, *x.shape[-2:])
+            )
             fills = impute(image, removed) if impute is not None else fill
             perturbed = torch.where(removed[:, None], fills, image)
             y = targets.fns[b](scorer(torch.cat([image[None], perturbed]), size)).double().cpu()
             sums = (maps[b, 0].double().cpu().flatten()[None] * removed.flatten(1)).sum(1)
-            scores.append(Score(b, self.name, pearson(sums, y[0] - y[1:]),
-                                protocol | {"class": target_label(targets, b)}))
+            scores.append(
+                Score(b, self.name, pearson(sums, y[0] - y[1:]), protocol | {"class": target_label(targets, b)})
+            )
         return scores
 
 
@@ -140,5 +151,3 @@ def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a - a.mean(), b - b.mean()
     denominator = a.norm() * b.norm()
     return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
-
-

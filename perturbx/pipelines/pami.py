@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import matplotlib
 import torch
@@ -44,13 +44,19 @@ class Pami(Explainer):
     image with those partitions. Defaults: PAMI's recipe without SEEDS (17 partitions × 13 shifts) and a
     Gaussian blur substrate (kernel 49, σ 100)."""
 
-    segmenters: list[Segmenter] = Field(default_factory=lambda: [registry.build("segmenter", s)
-                                                                 for s in pami_segmenters()],
-                                        min_length=1, description="segmenter specs, one partition each")
-    shifts: list[tuple[int, int]] = Field(default_factory=lambda: list(PAMI_SHIFTS), min_length=1,
-                                          description="circular shifts (rows, cols) in px; (0, 0) is the image")
-    substrate: Substrate = Field(default_factory=lambda: registry.build(
-        "substrate", {"name": "blur", "sigma": 100.0, "kernel_size": 49}))
+    segmenters: list[Segmenter] = Field(
+        default_factory=lambda: [registry.build("segmenter", s) for s in pami_segmenters()],
+        min_length=1,
+        description="segmenter specs, one partition each",
+    )
+    shifts: list[tuple[int, int]] = Field(
+        default_factory=lambda: list(PAMI_SHIFTS),
+        min_length=1,
+        description="circular shifts (rows, cols) in px; (0, 0) is the image",
+    )
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", {"name": "blur", "sigma": 100.0, "kernel_size": 49})
+    )
     stages: Literal[1, 2] = Field(1, description="2 re-segments the colour-mapped first map and runs again")
     colormap: str = Field("jet", description="matplotlib colormap applied to the first map before stage 2")
     delta: float = Field(1e-8, gt=0.0, description="added to max − min in the normalised map")
@@ -64,11 +70,6 @@ class Pami(Explainer):
         if not isinstance(value, (list, tuple)):
             raise ValueError("expected a list of segmenter specs")
         return [registry.build("segmenter", v, where=f"segmenters[{i}]") for i, v in enumerate(value)]
-
-    @field_validator("substrate", mode="before")
-    @classmethod
-    def _substrate(cls, value: Any) -> Any:
-        return registry.build("substrate", value, where="substrate")
 
     @field_validator("colormap")
     @classmethod
@@ -86,8 +87,10 @@ class Pami(Explainer):
         for segmenter in self.segmenters:
             segmentation = segmenter.segment(x[0].cpu(), 1, torch.Generator().manual_seed(self.seed))
             if type(segmentation) is not Segmentation:
-                raise PerturbxError(f"pami: segmenter {segmenter.name} makes per-sample masks (a shifted grid); "
-                                    "PAMI needs one fixed partition per segmenter")
+                raise PerturbxError(
+                    f"pami: segmenter {segmenter.name} makes per-sample masks (a shifted grid); "
+                    "PAMI needs one fixed partition per segmenter"
+                )
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         explicit = self.batch_size if isinstance(self.batch_size, int) else None
@@ -110,27 +113,37 @@ class Pami(Explainer):
         meta = {"explainer": self.spec(), "batch_size": size, "average": average}
         if self.stages == 2:
             meta["first_stage_average"] = torch.stack(firsts)[:, None].cpu()
-        return Explanation(maps=normalise(average, self.delta), targets=targets.classes, n_queries=n_queries,
-                           method="pami", meta=meta)
+        return Explanation(
+            maps=normalise(average, self.delta), targets=targets.classes, n_queries=n_queries, method="pami", meta=meta
+        )
 
-    def aggregate(self, adapter: ModelAdapter, image: torch.Tensor, guide: torch.Tensor, score: ScoreFn,
-                  size: int, bar: tqdm) -> tuple[torch.Tensor, int]:
+    def aggregate(
+        self, adapter: ModelAdapter, image: torch.Tensor, guide: torch.Tensor, score: ScoreFn, size: int, bar: tqdm
+    ) -> tuple[torch.Tensor, int]:
         """``Σ p_i·m_i / Σ m_i`` over every partition of ``guide`` (segmented) applied to ``image`` (scored)."""
         numerator = torch.zeros(image.shape[-2:], dtype=torch.float64, device=image.device)
         coverage = torch.zeros_like(numerator)
         queries = 0
         for segmenter in self.segmenters:
             for dy, dx in self.shifts:
-                p, masks, used = self.keep_one(adapter, image.roll((dy, dx), (-2, -1)),
-                                               guide.roll((dy, dx), (-2, -1)), segmenter, score, size)
+                p, masks, used = self.keep_one(
+                    adapter, image.roll((dy, dx), (-2, -1)), guide.roll((dy, dx), (-2, -1)), segmenter, score, size
+                )
                 numerator += torch.einsum("m,mhw->hw", p.double(), masks.double()).roll((-dy, -dx), (0, 1))
                 coverage += masks.double().sum(0).roll((-dy, -dx), (0, 1))
                 queries += used
                 bar.update(1)
         return (numerator / coverage.clamp_min(1e-12)).float(), queries
 
-    def keep_one(self, adapter: ModelAdapter, image: torch.Tensor, guide: torch.Tensor, segmenter: Segmenter,
-                 score: ScoreFn, size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def keep_one(
+        self,
+        adapter: ModelAdapter,
+        image: torch.Tensor,
+        guide: torch.Tensor,
+        segmenter: Segmenter,
+        score: ScoreFn,
+        size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Scores of ``image`` with each segment of ``guide``'s partition kept alone, the segment masks, queries."""
         generator = torch.Generator().manual_seed(self.seed)
         segmentation = segmenter.segment(guide.cpu(), 1, generator)
@@ -138,8 +151,16 @@ class Pami(Explainer):
         segmentation = segmentation.to(image.device)
         fill = None if self.substrate.depends_on_mask else self.substrate.prepare(image, segmentation, generator)
         accumulator = PamiScores().start(segmentation, coalitions, torch.zeros(()))
-        job = engine.Job(image=image, segmentation=segmentation, coalitions=coalitions, substrate=self.substrate,
-                         fill=fill, score=score, accumulator=accumulator, generator=generator)
+        job = engine.Job(
+            image=image,
+            segmentation=segmentation,
+            coalitions=coalitions,
+            substrate=self.substrate,
+            fill=fill,
+            score=score,
+            accumulator=accumulator,
+            generator=generator,
+        )
         used = engine.run(job, adapter, size)
         return accumulator.result().features.to(image.device), segmentation.masks, used
 
@@ -157,26 +178,25 @@ class PamiWindows(Explainer):
 
     radius: float = Field(40.0, gt=0.0, description="disk radius in pixels")
     stride: int = Field(6, ge=1, description="distance between disk centres in pixels")
-    substrate: Substrate = Field(default_factory=lambda: registry.build(
-        "substrate", {"name": "blur", "sigma": 100.0, "kernel_size": 49}))
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", {"name": "blur", "sigma": 100.0, "kernel_size": 49})
+    )
     delta: float = Field(1e-8, gt=0.0, description="added to max − min in the normalised map")
     seed: int = Field(0, ge=0, description="seed of random substrates")
     batch_size: int | Literal["auto"] = Field("auto", description="images per model call, or auto-tuned")
     progress: bool = Field(True, description="show a progress bar")
 
-    @field_validator("substrate", mode="before")
-    @classmethod
-    def _substrate(cls, value: Any) -> Any:
-        return registry.build("substrate", value, where="substrate")
-
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         """Every pixel must lie in some disk (the nearest centre of a grid is the nearest along each axis)."""
-        gaps = [(torch.arange(n)[:, None] - torch.arange(0, n, self.stride)[None]).abs().amin(1).max()
-                for n in x.shape[-2:]]
+        gaps = [
+            (torch.arange(n)[:, None] - torch.arange(0, n, self.stride)[None]).abs().amin(1).max() for n in x.shape[-2:]
+        ]
         reach = float(sum(g.double() ** 2 for g in gaps) ** 0.5)
         if self.radius < reach:
-            raise PerturbxError(f"pami_windows: radius {self.radius} leaves pixels outside every disk at stride "
-                                f"{self.stride}; use radius >= {reach:.2f}")
+            raise PerturbxError(
+                f"pami_windows: radius {self.radius} leaves pixels outside every disk at stride "
+                f"{self.stride}; use radius >= {reach:.2f}"
+            )
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         explicit = self.batch_size if isinstance(self.batch_size, int) else None
@@ -184,8 +204,9 @@ class PamiWindows(Explainer):
         outputs = adapter(x, size)
         targets = resolve_targets(target, outputs)
         h, w = x.shape[-2:]
-        grid = torch.stack(torch.meshgrid(torch.arange(0, h, self.stride), torch.arange(0, w, self.stride),
-                                          indexing="ij"), -1).view(-1, 2)
+        grid = torch.stack(
+            torch.meshgrid(torch.arange(0, h, self.stride), torch.arange(0, w, self.stride), indexing="ij"), -1
+        ).view(-1, 2)
         coalitions = Coalitions(torch.eye(len(grid)))  # row n keeps window n alone
         averages, n_queries = [], x.shape[0]
         with tqdm(total=len(grid) * x.shape[0], disable=not self.progress, desc="pami windows", unit="img") as bar:
@@ -195,14 +216,26 @@ class PamiWindows(Explainer):
                 whole = Segmentation.from_labels(torch.zeros(h, w, dtype=torch.long)).to(image.device)
                 fill = None if self.substrate.depends_on_mask else self.substrate.prepare(image, whole, generator)
                 accumulator = PixelMean((h, w), image.device)
-                job = engine.Job(image=image, segmentation=disks, coalitions=coalitions, substrate=self.substrate,
-                                 fill=fill, score=targets.fns[b], accumulator=accumulator, generator=generator)
+                job = engine.Job(
+                    image=image,
+                    segmentation=disks,
+                    coalitions=coalitions,
+                    substrate=self.substrate,
+                    fill=fill,
+                    score=targets.fns[b],
+                    accumulator=accumulator,
+                    generator=generator,
+                )
                 n_queries += engine.run(job, adapter, size, bar)
                 averages.append(accumulator.result().pixels)
         average = torch.stack(averages)[:, None].cpu()
-        return Explanation(maps=normalise(average, self.delta), targets=targets.classes, n_queries=n_queries,
-                           method="pami_windows", meta={"explainer": self.spec(), "batch_size": size,
-                                                        "average": average})
+        return Explanation(
+            maps=normalise(average, self.delta),
+            targets=targets.classes,
+            n_queries=n_queries,
+            method="pami_windows",
+            meta={"explainer": self.spec(), "batch_size": size, "average": average},
+        )
 
 
 class Disks:

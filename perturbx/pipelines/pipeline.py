@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from tqdm.auto import tqdm
 
 from perturbx import registry
@@ -28,19 +28,22 @@ class Pipeline(Explainer):
     the batch, on ``batch_size`` or on the device the coalitions are evaluated on.
     """
 
-    segmenter: Segmenter = Field(default_factory=lambda: registry.build("segmenter", "grid"))
-    sampler: Sampler = Field(default_factory=lambda: registry.build("sampler", "bernoulli"))
-    substrate: Substrate = Field(default_factory=lambda: registry.build("substrate", "constant"))
-    attributor: Attributor = Field(default_factory=lambda: registry.build("attributor", "rise"))
+    segmenter: Annotated[Segmenter, registry.built("segmenter")] = Field(
+        default_factory=lambda: registry.build("segmenter", "grid")
+    )
+    sampler: Annotated[Sampler, registry.built("sampler")] = Field(
+        default_factory=lambda: registry.build("sampler", "bernoulli")
+    )
+    substrate: Annotated[Substrate, registry.built("substrate")] = Field(
+        default_factory=lambda: registry.build("substrate", "constant")
+    )
+    attributor: Annotated[Attributor, registry.built("attributor")] = Field(
+        default_factory=lambda: registry.build("attributor", "rise")
+    )
     n_samples: int = Field(1000, ge=1, description="coalitions to evaluate per image")
     seed: int = Field(0, ge=0, description="seed of every random stage")
     batch_size: BatchSize = Field("auto", description="images per model call, or auto-tuned")
     progress: bool = Field(True, description="show a progress bar")
-
-    @field_validator("segmenter", "sampler", "substrate", "attributor", mode="before")
-    @classmethod
-    def _build(cls, value: Any, info: Any) -> Any:
-        return registry.build(info.field_name, value, where=info.field_name)
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         device = adapter.device
