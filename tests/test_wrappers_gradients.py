@@ -119,8 +119,8 @@ def test_baselines() -> None:
     from perturbx.wrappers.baselines import make_baseline
 
     x = images(2)
-    assert torch.equal(make_baseline("black", x)[1], torch.full((3, 32, 32), float(x[1].min())))
-    assert torch.equal(make_baseline("white", x)[0], torch.full((3, 32, 32), float(x[0].max())))
+    assert torch.equal(make_baseline("image_min", x)[1], torch.full((3, 32, 32), float(x[1].min())))
+    assert torch.equal(make_baseline("image_max", x)[0], torch.full((3, 32, 32), float(x[0].max())))
     assert torch.equal(make_baseline("zeros", x), torch.zeros_like(x))
     assert make_baseline("blur", x).std() < x.std()
     assert torch.equal(make_baseline(0.25, x), torch.full_like(x, 0.25))
@@ -128,3 +128,7 @@ def test_baselines() -> None:
         px.build("explainer", {"name": "integrated_gradients", "baseline": torch.zeros(5, 5)}).explain(small_cnn(), x)
     with pytest.raises(PerturbxError, match="baseline"):
         px.build("explainer", {"name": "integrated_gradients", "baseline": "grey"})
+    with pytest.raises(PerturbxError, match="'black' was renamed 'image_min'"):
+        px.build("explainer", {"name": "integrated_gradients", "baseline": "black"})
+    with pytest.raises(PerturbxError, match="'white' was renamed 'image_max'"):
+        make_baseline("white", x)

@@ -23,6 +23,7 @@ class AblationCAM(CamExplainer):
     ablation_value: float = Field(0.0, description="value written into the ablated channel")
 
     uses_gradients: ClassVar[bool] = False
+    not_differentiable: ClassVar[str] = "channel weights come from ablated forward passes under inference mode"
 
     def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
         n_channels = acts.shape[1]

@@ -17,7 +17,8 @@ from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets, TargetSpec, resolve_targets
 from perturbx.wrappers.hooks import recording
 from perturbx.wrappers.layers import Layer, LayersSpec, Layout, resolve_layers
-from perturbx.wrappers.scoring import row_scores
+from perturbx.wrappers.gradient_base import check_create_graph
+from perturbx.wrappers.scoring import graph_input, row_scores
 
 EPS = 1e-7
 
@@ -54,14 +55,22 @@ class CamExplainer(Explainer):
     Per layer: ``cam`` → ReLU → per-image min-max → resize to the input; layers are averaged and
     min-max normalised again (the pytorch-grad-cam convention). With ``normalise=False`` the
     resized ReLU maps are averaged as they are. Gradients are those of the adapter's output mode
-    (pass ``ModelAdapter(model, output="logit")`` for the usual logit convention).
+    (pass ``ModelAdapter(model, output="logit")`` for the usual logit convention). With
+    ``create_graph=True`` the maps stay in autograd's graph (w.r.t. the input and the parameters).
     """
 
     layers: LayersSpec = Field(None, description="module names or objects; None: the architecture's default")
     layout: Layout = Field("auto", description="layer output layout: auto, nchw, nhwc or tokens")
     normalise: bool = Field(True, description="min-max normalise each layer's map and the result")
+    create_graph: bool = Field(False, description="differentiable maps (for training with attribution losses)")
 
     uses_gradients: ClassVar[bool] = True
+    not_differentiable: ClassVar[str] = ""  # why a method cannot give differentiable maps, when it cannot
+
+    @field_validator("create_graph")
+    @classmethod
+    def _differentiable(cls, value: bool) -> bool:
+        return check_create_graph(cls, value)
 
     @field_validator("layers", mode="before")
     @classmethod
@@ -79,17 +88,19 @@ class CamExplainer(Explainer):
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         layers = resolve_layers(adapter.model, self.layers, self.layout)
-        ctx, acts, grads = forward_layers(adapter, x, target, layers, self.uses_gradients)
+        ctx, acts, grads = forward_layers(adapter, x, target, layers, self.uses_gradients, self.create_graph)
         per_layer = []
         for layer, a, g in zip(layers, acts, grads):
             raw = self.cam(ctx, layer, layer.to_maps(a), None if g is None else layer.to_maps(g))
-            per_layer.append(raw.detach().float())
+            per_layer.append(raw if self.create_graph else raw.detach().float())
         maps, resized = combine(per_layer, tuple(x.shape[-2:]), self.normalise)
+        if not self.create_graph:
+            maps, resized = maps.cpu(), resized.cpu()
         meta = {"layers": [layer.name for layer in layers]}
         if len(layers) > 1:
-            meta["per_layer"] = resized[:, :, None].cpu()  # [layers,B,1,H,W], each as it entered the mean
+            meta["per_layer"] = resized[:, :, None]  # [layers,B,1,H,W], each as it entered the mean
         return Explanation(
-            maps=maps[:, None].cpu(),
+            maps=maps[:, None],
             targets=ctx.targets.classes,
             n_queries=x.shape[0] + ctx.n_queries,
             method=self.name,
@@ -98,14 +109,16 @@ class CamExplainer(Explainer):
 
 
 def forward_layers(
-    adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec, layers: list[Layer], gradients: bool
+    adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec, layers: list[Layer], gradients: bool,
+    create_graph: bool = False,
 ) -> tuple[CamContext, list[torch.Tensor], list[torch.Tensor | None]]:
     """One forward of ``x`` recording the layers' outputs, targets resolved from it, and (optionally)
-    the gradients of the per-image target scores w.r.t. those outputs."""
+    the gradients of the per-image target scores w.r.t. those outputs. With ``create_graph`` nothing
+    is detached and the gradients are themselves differentiable."""
     inputs = x.to(adapter.device)
-    if gradients:
-        inputs = inputs.detach().requires_grad_(True)  # a graph even when every parameter is frozen
-    with recording([layer.module for layer in layers]) as records, torch.set_grad_enabled(gradients):
+    if gradients or create_graph:
+        inputs = graph_input(inputs, create_graph)  # a graph even when every parameter is frozen
+    with recording([layer.module for layer in layers]) as records, torch.set_grad_enabled(gradients or create_graph):
         outputs = adapter.forward(inputs)
     missing = [layer.name for layer, record in zip(layers, records) if not record]
     if missing:
@@ -115,9 +128,12 @@ def forward_layers(
     scores = row_scores(outputs, targets.fns)
     grads: list[torch.Tensor | None] = [None] * len(layers)
     if gradients:
-        grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True))
+        with torch.enable_grad():
+            grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True, create_graph=create_graph))
         grads = [torch.zeros_like(a) if g is None else g for a, g in zip(acts, grads)]
-    ctx = CamContext(adapter, x.to(adapter.device), targets, scores.detach())
+    ctx = CamContext(adapter, inputs if create_graph else x.to(adapter.device), targets, scores.detach())
+    if create_graph:
+        return ctx, acts, grads
     return ctx, [a.detach() for a in acts], [None if g is None else g.detach() for g in grads]
 
 

@@ -36,6 +36,7 @@ class EigenCAM(CamExplainer):
     sign_correction: bool = Field(True, description="flip each map so its largest-magnitude value is positive")
 
     uses_gradients: ClassVar[bool] = False
+    not_differentiable: ClassVar[str] = "singular-vector gradients are undefined when singular values coincide"
 
     def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
         return principal_projection(acts, self.sign_correction)
@@ -46,6 +47,8 @@ class EigenGradCAM(CamExplainer):
     """Class-specific: the first principal component of G ⊙ A."""
 
     sign_correction: bool = Field(True, description="flip each map so its largest-magnitude value is positive")
+
+    not_differentiable: ClassVar[str] = "singular-vector gradients are undefined when singular values coincide"
 
     def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
         return principal_projection(grads * acts, self.sign_correction)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation
@@ -44,6 +44,7 @@ class GradientRun:
     batch_size: int
     targets: Targets | None = None
     n_queries: int = 0
+    create_graph: bool = False
 
     def resolve(self, target: TargetSpec) -> Targets:
         """Targets from one inference pass over the images."""
@@ -53,7 +54,7 @@ class GradientRun:
 
     def gradients(self, inputs: torch.Tensor, owners: list[int]) -> torch.Tensor:
         """Gradients of each row's target score (row ``i`` belongs to image ``owners[i]``)."""
-        grads, _ = input_gradients(self.adapter, inputs, [self.targets.fns[b] for b in owners])
+        grads, _ = input_gradients(self.adapter, inputs, [self.targets.fns[b] for b in owners], self.create_graph)
         self.n_queries += inputs.shape[0]
         return grads
 
@@ -78,9 +79,9 @@ class GradientRun:
             grads = self.gradients(torch.cat(points), owners)
             coeff = torch.cat(coeffs).to(grads.device)
             index = torch.tensor(owners, device=grads.device)
-            total.index_add_(0, index, coeff * grads)
+            total = total.index_add(0, index, coeff * grads)
             if total_sq is not None:
-                total_sq.index_add_(0, index, coeff * grads.pow(2))
+                total_sq = total_sq.index_add(0, index, coeff * grads.pow(2))
         return (total, total_sq) if squares else (total,)
 
 
@@ -90,10 +91,21 @@ class GradientExplainer(Explainer):
     Gradients are those of the adapter's output mode w.r.t. the un-normalised image in [0,1] (pass
     ``ModelAdapter(model, output="logit")`` for logits). ``exp.meta["attributions"]`` holds the
     per-channel attributions; ``exp.maps`` their channel reduction ``reduce``.
+
+    With ``create_graph=True`` the maps (and attributions) stay in autograd's graph, on the model's
+    device and in the input's dtype, so a loss on them trains the model or differentiates w.r.t. ``x``.
     """
 
     reduce: Reduce = Field("sum", description="channel reduction: sum (signed), abs_sum, abs_max or max")
     batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
+    create_graph: bool = Field(False, description="differentiable maps (for training with attribution losses)")
+
+    not_differentiable: ClassVar[str] = ""  # why a method cannot give differentiable maps, when it cannot
+
+    @field_validator("create_graph")
+    @classmethod
+    def _differentiable(cls, value: bool) -> bool:
+        return check_create_graph(cls, value)
 
     def attributions(self, run: GradientRun, target: TargetSpec) -> torch.Tensor:
         """Per-channel attributions ``[B,C,H,W]``; must set ``run.targets``."""
@@ -101,12 +113,23 @@ class GradientExplainer(Explainer):
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
-        run = GradientRun(adapter, x.to(adapter.device), max(1, size))
-        attributions = self.attributions(run, target).detach()
+        run = GradientRun(adapter, x.to(adapter.device), max(1, size), create_graph=self.create_graph)
+        attributions = self.attributions(run, target)
+        maps = reduce_channels(attributions, self.reduce)
+        if not self.create_graph:
+            attributions, maps = attributions.detach().cpu(), maps.detach().float().cpu()
         return Explanation(
-            maps=reduce_channels(attributions, self.reduce).float().cpu(),
+            maps=maps,
             targets=run.targets.classes,
             n_queries=run.n_queries,
             method=self.name,
-            meta={"attributions": attributions.cpu(), "reduce": self.reduce},
+            meta={"attributions": attributions, "reduce": self.reduce},
         )
+
+
+def check_create_graph(cls: type[Explainer], value: bool) -> bool:
+    """Refuse ``create_graph=True`` on a method that cannot give differentiable maps, saying why."""
+    reason = getattr(cls, "not_differentiable", "")
+    if value and reason:
+        raise ValueError(f"{cls.name} cannot give differentiable maps: {reason}")
+    return value

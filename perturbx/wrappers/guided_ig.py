@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from pydantic import Field
@@ -10,7 +11,7 @@ from pydantic import Field
 from perturbx.models.adapter import ModelAdapter
 from perturbx.registry import register
 from perturbx.targets import TargetSpec
-from perturbx.wrappers.baselines import BaselineName, check_baseline, make_baseline
+from perturbx.wrappers.baselines import Baseline, check_baseline, make_baseline
 from perturbx.wrappers.gradient_base import GradientExplainer, GradientRun
 
 MAX_ROUNDS = 10_000
@@ -60,8 +61,10 @@ class GuidedIG(GradientExplainer):
     steps: int = Field(128, ge=1, description="path steps")
     fraction: float = Field(0.25, gt=0, le=1, description="share of features moved per round")
     max_dist: float = Field(0.02, ge=0, le=1, description="max deviation from the straight path's progress")
-    baseline: BaselineName | float | torch.Tensor = Field("black", description="name, number or tensor")
+    baseline: Baseline = Field("image_min", description="name, number or tensor")
     blur_sigma: float = Field(10.0, gt=0, description="σ in pixels of the blur baseline")
+
+    not_differentiable: ClassVar[str] = "its path is chosen by ranking gradients, a step function of the input"
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         check_baseline(self.baseline, x)

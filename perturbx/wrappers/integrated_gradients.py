@@ -12,7 +12,7 @@ from perturbx.errors import PerturbxError
 from perturbx.models.adapter import ModelAdapter
 from perturbx.registry import register
 from perturbx.targets import TargetSpec
-from perturbx.wrappers.baselines import BaselineName, check_baseline, make_baseline
+from perturbx.wrappers.baselines import Baseline, check_baseline, make_baseline
 from perturbx.wrappers.gradient_base import GradientExplainer, GradientRun
 
 Rule = Literal["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
@@ -51,12 +51,12 @@ def path_integral(run: GradientRun, baseline: torch.Tensor, steps: int, rule: Ru
 @register("integrated_gradients", paper="Sundararajan et al. 2017, Axiomatic Attribution for Deep Networks (ICML)")
 class IntegratedGradients(GradientExplainer):
     """Attributions sum to f(x) − f(baseline) up to the quadrature error (completeness); the map is
-    the signed channel sum by default. Baselines: black/white (each image's min/max), zeros, blur,
+    the signed channel sum by default. Baselines: zeros, image_min/image_max (each image's min/max), blur,
     a number, or a custom image tensor."""
 
     steps: int = Field(128, ge=1, description="points on the straight path")
     rule: Rule = Field("gausslegendre", description="quadrature rule (Captum's names)")
-    baseline: BaselineName | float | torch.Tensor = Field("black", description="name, number or tensor")
+    baseline: Baseline = Field("image_min", description="name, number or tensor")
     blur_sigma: float = Field(10.0, gt=0, description="σ in pixels of the blur baseline")
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:

@@ -8,16 +8,17 @@ from pydantic import Field
 from perturbx.registry import register
 from perturbx.targets import TargetSpec, resolve_targets
 from perturbx.wrappers.gradient_base import GradientExplainer, GradientRun, Reduce
-from perturbx.wrappers.scoring import row_scores
+from perturbx.wrappers.scoring import graph_input, row_scores
 
 
 def gradient_at_input(run: GradientRun, target: TargetSpec) -> torch.Tensor:
     """∂y/∂x for every image, with targets resolved from the same forward pass."""
-    inputs = run.x.detach().requires_grad_(True)
     with torch.enable_grad():
+        inputs = graph_input(run.x, run.create_graph)
         outputs = run.adapter.forward(inputs)
         run.targets = resolve_targets(target, outputs.detach())
-        (grads,) = torch.autograd.grad(row_scores(outputs, run.targets.fns).sum(), inputs)
+        score = row_scores(outputs, run.targets.fns).sum()
+        (grads,) = torch.autograd.grad(score, inputs, create_graph=run.create_graph)
     run.n_queries += run.x.shape[0]
     return grads
 

@@ -23,6 +23,7 @@ class ScoreCAM(CamExplainer):
     batch_size: int = Field(16, ge=1, description="masked images per model call")
 
     uses_gradients: ClassVar[bool] = False
+    not_differentiable: ClassVar[str] = "channel weights come from masked forward passes under inference mode"
 
     def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
         size = tuple(ctx.x.shape[-2:])

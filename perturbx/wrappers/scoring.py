@@ -27,12 +27,21 @@ def row_scores(outputs: torch.Tensor, fns: Sequence[ScoreFn]) -> torch.Tensor:
     return scores
 
 
+def graph_input(inputs: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """``inputs`` as the tensor to differentiate against: kept in its graph for ``create_graph`` (so maps
+    carry gradients back to the caller's images), else a fresh leaf."""
+    if create_graph and inputs.requires_grad:
+        return inputs
+    return inputs.detach().requires_grad_(True)
+
+
 def input_gradients(
-    adapter: ModelAdapter, inputs: torch.Tensor, fns: Sequence[ScoreFn]
+    adapter: ModelAdapter, inputs: torch.Tensor, fns: Sequence[ScoreFn], create_graph: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of each row's score w.r.t. its input row, and the scores; parameters' ``.grad`` untouched."""
-    inputs = inputs.detach().to(adapter.device).requires_grad_(True)
+    """Gradients of each row's score w.r.t. its input row, and the scores; parameters' ``.grad`` untouched.
+    With ``create_graph`` the gradients stay differentiable (w.r.t. the inputs and the parameters)."""
     with torch.enable_grad():
+        inputs = graph_input(inputs.to(adapter.device), create_graph)
         scores = row_scores(adapter.forward(inputs), fns)
-        (grads,) = torch.autograd.grad(scores.sum(), inputs)
+        (grads,) = torch.autograd.grad(scores.sum(), inputs, create_graph=create_graph)
     return grads, scores.detach()
