@@ -19,8 +19,9 @@ RENAMED = {"black": ("image_min", "minimum"), "white": ("image_max", "maximum")}
 def _unknown(spec: str) -> PerturbxError:
     if spec in RENAMED:
         new, meaning = RENAMED[spec]
-        return PerturbxError(f"baseline: {spec!r} was renamed {new!r} (each image's {meaning} value); "
-                             "use 'zeros' for 0 in pixel space")
+        return PerturbxError(
+            f"baseline: {spec!r} was renamed {new!r} (each image's {meaning} value); use 'zeros' for 0 in pixel space"
+        )
     return PerturbxError(f"baseline: unknown name {spec!r}; use {', '.join(NAMES)}, a number or a tensor")
 
 
@@ -69,12 +70,15 @@ def make_baseline_set(spec: Any, x: torch.Tensor, name: str = "baselines") -> to
         if spec.shape[0] == 0:
             raise PerturbxError(f"{name}: the baseline set is empty; give at least one image [K,C,H,W]")
         if tuple(spec.shape[1:]) != tuple(x.shape[1:]):
-            raise PerturbxError(f"{name}: each baseline must have the images' shape {tuple(x.shape[1:])}, "
-                                f"got a set of shape {tuple(spec.shape)}")
+            raise PerturbxError(
+                f"{name}: each baseline must have the images' shape {tuple(x.shape[1:])}, "
+                f"got a set of shape {tuple(spec.shape)}"
+            )
         if not spec.is_floating_point() or not torch.isfinite(spec).all():
             raise PerturbxError(f"{name}: expected finite floating-point images")
         return spec.to(x.device, x.dtype)[None].expand(x.shape[0], *spec.shape)
     if isinstance(spec, torch.Tensor) and spec.dim() != 3:
-        raise PerturbxError(f"{name}: expected a set of images [K,C,H,W] or one image [C,H,W], "
-                            f"got shape {tuple(spec.shape)}")
+        raise PerturbxError(
+            f"{name}: expected a set of images [K,C,H,W] or one image [C,H,W], got shape {tuple(spec.shape)}"
+        )
     return make_baseline(spec, x)[:, None]

@@ -15,9 +15,9 @@ from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets, TargetSpec, resolve_targets
+from perturbx.wrappers.gradient_base import check_create_graph
 from perturbx.wrappers.hooks import recording
 from perturbx.wrappers.layers import Layer, LayersSpec, Layout, resolve_layers
-from perturbx.wrappers.gradient_base import check_create_graph
 from perturbx.wrappers.scoring import graph_input, row_scores
 
 EPS = 1e-7
