@@ -122,7 +122,7 @@ class ModelAdapter:
         y = self.model(x)
         if y.dim() != 2:
             raise PerturbxError(f"model: expected outputs of shape [batch, classes], got {tuple(y.shape)}")
-        return _OUTPUTS[self.output](y.float())
+        return _OUTPUTS[self.output](y if y.dtype == torch.float64 else y.float())  # float64 kept for gradcheck
 
     def __call__(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Scores for a batch of any size, under inference mode, in chunks of the planned batch size."""

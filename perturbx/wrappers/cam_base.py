@@ -87,6 +87,10 @@ class CamExplainer(Explainer):
         raise NotImplementedError
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
+        with torch.set_grad_enabled(self.create_graph or torch.is_grad_enabled()):
+            return self._attribute(adapter, x, target)
+
+    def _attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         layers = resolve_layers(adapter.model, self.layers, self.layout)
         ctx, acts, grads = forward_layers(adapter, x, target, layers, self.uses_gradients, self.create_graph)
         per_layer = []
@@ -118,19 +122,19 @@ def forward_layers(
     inputs = x.to(adapter.device)
     if gradients or create_graph:
         inputs = graph_input(inputs, create_graph)  # a graph even when every parameter is frozen
-    with recording([layer.module for layer in layers]) as records, torch.set_grad_enabled(gradients or create_graph):
-        outputs = adapter.forward(inputs)
-    missing = [layer.name for layer, record in zip(layers, records) if not record]
-    if missing:
-        raise PerturbxError(f"layers: {', '.join(missing)} did not run in the model's forward pass")
-    acts = [record[-1] for record in records]
-    targets = resolve_targets(target, outputs.detach())
-    scores = row_scores(outputs, targets.fns)
-    grads: list[torch.Tensor | None] = [None] * len(layers)
-    if gradients:
-        with torch.enable_grad():
+    with torch.set_grad_enabled(gradients or create_graph):
+        with recording([layer.module for layer in layers]) as records:
+            outputs = adapter.forward(inputs)
+        missing = [layer.name for layer, record in zip(layers, records) if not record]
+        if missing:
+            raise PerturbxError(f"layers: {', '.join(missing)} did not run in the model's forward pass")
+        acts = [record[-1] for record in records]
+        targets = resolve_targets(target, outputs.detach())
+        scores = row_scores(outputs, targets.fns)
+        grads: list[torch.Tensor | None] = [None] * len(layers)
+        if gradients:
             grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True, create_graph=create_graph))
-        grads = [torch.zeros_like(a) if g is None else g for a, g in zip(acts, grads)]
+            grads = [torch.zeros_like(a) if g is None else g for a, g in zip(acts, grads)]
     ctx = CamContext(adapter, inputs if create_graph else x.to(adapter.device), targets, scores.detach())
     if create_graph:
         return ctx, acts, grads

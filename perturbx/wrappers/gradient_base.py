@@ -114,8 +114,9 @@ class GradientExplainer(Explainer):
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
         run = GradientRun(adapter, x.to(adapter.device), max(1, size), create_graph=self.create_graph)
-        attributions = self.attributions(run, target)
-        maps = reduce_channels(attributions, self.reduce)
+        with torch.set_grad_enabled(self.create_graph or torch.is_grad_enabled()):
+            attributions = self.attributions(run, target)
+            maps = reduce_channels(attributions, self.reduce)
         if not self.create_graph:
             attributions, maps = attributions.detach().cpu(), maps.detach().float().cpu()
         return Explanation(
