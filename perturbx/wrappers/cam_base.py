@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -32,6 +33,7 @@ class CamContext:
     targets: Targets
     scores: torch.Tensor
     n_queries: int = 0
+    hvps: dict[str, torch.Tensor] = field(default_factory=dict)  # per layer: Hessian of the score · activations
 
 
 def minmax(maps: torch.Tensor, eps: float = EPS) -> torch.Tensor:
@@ -65,6 +67,7 @@ class CamExplainer(Explainer):
     create_graph: bool = Field(False, description="differentiable maps (for training with attribution losses)")
 
     uses_gradients: ClassVar[bool] = True
+    uses_hessian: ClassVar[bool] = False  # also the Hessian-vector product H·A (second-order methods)
     not_differentiable: ClassVar[str] = ""  # why a method cannot give differentiable maps, when it cannot
 
     @field_validator("create_graph")
@@ -86,13 +89,19 @@ class CamExplainer(Explainer):
         """The raw map ``[B,h,w]`` of one layer from activations (and gradients) ``[B,C,h,w]``."""
         raise NotImplementedError
 
+    def target_scores(self, outputs: torch.Tensor, targets: Targets) -> torch.Tensor:
+        """The scores ``[B]`` whose gradients weigh the activations: each image's target by default."""
+        return row_scores(outputs, targets.fns)
+
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         with torch.set_grad_enabled(self.create_graph or torch.is_grad_enabled()):
             return self._attribute(adapter, x, target)
 
     def _attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         layers = resolve_layers(adapter.model, self.layers, self.layout)
-        ctx, acts, grads = forward_layers(adapter, x, target, layers, self.uses_gradients, self.create_graph)
+        ctx, acts, grads = forward_layers(
+            adapter, x, target, layers, self.uses_gradients, self.create_graph, self.target_scores, self.uses_hessian
+        )
         per_layer = []
         for layer, a, g in zip(layers, acts, grads):
             raw = self.cam(ctx, layer, layer.to_maps(a), None if g is None else layer.to_maps(g))
@@ -114,11 +123,13 @@ class CamExplainer(Explainer):
 
 def forward_layers(
     adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec, layers: list[Layer], gradients: bool,
-    create_graph: bool = False,
+    create_graph: bool = False, scorer: Callable[[torch.Tensor, Targets], torch.Tensor] | None = None,
+    hessian: bool = False,
 ) -> tuple[CamContext, list[torch.Tensor], list[torch.Tensor | None]]:
     """One forward of ``x`` recording the layers' outputs, targets resolved from it, and (optionally)
-    the gradients of the per-image target scores w.r.t. those outputs. With ``create_graph`` nothing
-    is detached and the gradients are themselves differentiable."""
+    the gradients of the per-image scores (``scorer``, default: the targets) w.r.t. those outputs, and
+    with ``hessian`` the products H·A of their Hessians with the outputs (in ``ctx.hvps``). With
+    ``create_graph`` nothing is detached and the gradients are themselves differentiable."""
     inputs = x.to(adapter.device)
     if gradients or create_graph:
         inputs = graph_input(inputs, create_graph)  # a graph even when every parameter is frozen
@@ -130,12 +141,20 @@ def forward_layers(
             raise PerturbxError(f"layers: {', '.join(missing)} did not run in the model's forward pass")
         acts = [record[-1] for record in records]
         targets = resolve_targets(target, outputs.detach())
-        scores = row_scores(outputs, targets.fns)
+        scores = (scorer or (lambda out, t: row_scores(out, t.fns)))(outputs, targets)
         grads: list[torch.Tensor | None] = [None] * len(layers)
+        hvps = {}
         if gradients:
-            grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True, create_graph=create_graph))
+            grads = list(torch.autograd.grad(scores.sum(), acts, allow_unused=True,
+                                             create_graph=create_graph or hessian))
             grads = [torch.zeros_like(a) if g is None else g for a, g in zip(acts, grads)]
-    ctx = CamContext(adapter, inputs if create_graph else x.to(adapter.device), targets, scores.detach())
+        if hessian:
+            for layer, a, g in zip(layers, acts, grads):
+                (hvp,) = torch.autograd.grad(g, a, grad_outputs=a, allow_unused=True, retain_graph=True,
+                                             create_graph=create_graph) if g.requires_grad else (None,)
+                hvp = torch.zeros_like(a) if hvp is None else hvp
+                hvps[layer.name] = layer.to_maps(hvp if create_graph else hvp.detach())
+    ctx = CamContext(adapter, inputs if create_graph else x.to(adapter.device), targets, scores.detach(), hvps=hvps)
     if create_graph:
         return ctx, acts, grads
     return ctx, [a.detach() for a in acts], [None if g is None else g.detach() for g in grads]

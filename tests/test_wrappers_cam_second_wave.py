@@ -1,0 +1,102 @@
+"""ShapleyCAM, Finer-CAM and KPCA-CAM: agreement with pytorch-grad-cam 1.5.7, and what sets them apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_wrappers_support import images, logits, small_cnn
+from torch import nn
+
+import perturbx as px
+from perturbx.errors import PerturbxError
+from perturbx.models.adapter import ModelAdapter
+
+gc = pytest.importorskip("pytorch_grad_cam")
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget  # noqa: E402
+
+CLASSES = [0, 3, 1]
+
+
+def probabilities(model: nn.Module) -> ModelAdapter:
+    return ModelAdapter(model, output="probability", batch_size=8, channels_last=False)
+
+
+def ours(spec: dict, adapter: ModelAdapter, x: torch.Tensor, target: object) -> np.ndarray:
+    return px.build("explainer", spec).explain(adapter, x, target).maps[:, 0].numpy()
+
+
+def test_shapleycam_matches_pytorch_grad_cam_on_probabilities() -> None:
+    """On softmax scores the Hessian term is not zero, so ShapleyCAM and Grad-CAM differ."""
+    model, x = small_cnn(), images(3)
+    mine = ours({"name": "shapleycam", "layers": "5"}, probabilities(model), x, CLASSES)
+    with gc.ShapleyCAM(model=model, target_layers=[model[5]]) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputSoftmaxTarget(c) for c in CLASSES])
+    assert np.abs(mine - theirs).max() < 1e-4
+    gradcam = ours({"name": "gradcam", "layers": "5"}, probabilities(model), x, CLASSES)
+    assert np.abs(gradcam - theirs).max() > 1e-3
+
+
+def test_shapleycam_is_gradcam_for_logits_of_a_relu_network() -> None:
+    model, x = small_cnn(), images(2)
+    shapley = ours({"name": "shapleycam", "layers": "5"}, logits(model), x, [1, 2])
+    gradcam = ours({"name": "gradcam", "layers": "5"}, logits(model), x, [1, 2])
+    assert np.abs(shapley - gradcam).max() < 1e-6
+
+
+def test_finercam_matches_pytorch_grad_cam() -> None:
+    model, x = small_cnn(), images(3)
+    mine = ours({"name": "finercam", "layers": "5"}, logits(model), x, None)
+    theirs = gc.FinerCAM(model=model, target_layers=[model[5]])(input_tensor=x)
+    assert np.abs(mine - theirs).max() < 1e-4
+    plain = ours({"name": "finercam", "layers": "5", "alpha": 0.0}, logits(model), x, None)
+    gradcam = ours({"name": "gradcam", "layers": "5"}, logits(model), x, None)
+    assert np.abs(plain - gradcam).max() < 1e-5  # α = 0: the target's score alone (softmax weights cancel)
+
+
+def test_finercam_needs_class_targets_and_enough_classes() -> None:
+    model, x = small_cnn(classes=3), images(1)
+    with pytest.raises(PerturbxError, match="target: Finer-CAM needs class indices"):
+        px.build("explainer", "finercam").explain(logits(model), x, lambda out: out[:, 0])
+    with pytest.raises(PerturbxError, match="n_similar: the model has 3 classes"):
+        px.build("explainer", {"name": "finercam", "layers": "5"}).explain(logits(model), x, 0)
+
+
+def kpca_peer(model: nn.Module, x: torch.Tensor, monkeypatch: pytest.MonkeyPatch, float64: bool, **kw) -> np.ndarray:
+    import pytorch_grad_cam.kpca_cam as module
+
+    if float64:
+        project = module.get_2d_projection_kernel
+        monkeypatch.setattr(
+            module,
+            "get_2d_projection_kernel",
+            lambda acts, kernel, gamma: project(acts.astype(np.float64), kernel, gamma),
+        )
+    with gc.KPCA_CAM(model=model, target_layers=[model[5]], **kw) as cam:
+        return cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in CLASSES])
+
+
+@pytest.mark.parametrize("kernel", ["sigmoid", "rbf", "poly"])
+def test_kpcacam_matches_pytorch_grad_cam(kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytorch-grad-cam runs scikit-learn's KernelPCA on float32 activations (ARPACK in float32, about
+    2e-4 off); given the same activations in float64 it agrees with ours to float rounding."""
+    model, x = small_cnn(), images(3)
+    mine = ours({"name": "kpcacam", "layers": "5", "kernel": kernel}, logits(model), x, CLASSES)
+    assert np.abs(mine - kpca_peer(model, x, monkeypatch, False, kernel=kernel)).max() < 5e-4
+    assert np.abs(mine - kpca_peer(model, x, monkeypatch, True, kernel=kernel)).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_new_cams_match_pytorch_grad_cam_on_efficientnet_lite0(real_model: nn.Module) -> None:
+    x, classes = images(1, size=128), [5]
+    layer = [real_model.net.head]
+    mine = ours({"name": "shapleycam"}, probabilities(real_model), x, classes)
+    with gc.ShapleyCAM(model=real_model, target_layers=layer) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputSoftmaxTarget(c) for c in classes])
+    assert np.abs(mine - theirs).max() < 1e-4
+    mine = ours({"name": "finercam"}, logits(real_model), x, None)
+    assert np.abs(mine - gc.FinerCAM(model=real_model, target_layers=layer)(input_tensor=x)).max() < 1e-4
+    mine = ours({"name": "kpcacam"}, logits(real_model), x, classes)
+    with gc.KPCA_CAM(model=real_model, target_layers=layer) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in classes])
+    assert np.abs(mine - theirs).max() < 5e-4
