@@ -117,14 +117,36 @@ def test_cam_equals_gradcam_for_a_gap_linear_head() -> None:
 
 
 def test_default_layers_per_family() -> None:
-    assert L.default_layer_name(small_cnn()) == "5"
+    """The feature extractor's last activation (ViT: the last block's first norm, pytorch-grad-cam's choice)."""
+    assert L.default_layer_name(small_cnn()) == "6"
     model = px.models.load("efficientnet_lite0", pretrained=False)
     assert L.default_layer_name(model) == "net.head"
     tv = pytest.importorskip("torchvision")
     assert L.default_layer_name(tv.models.resnet18()) == "layer4.1"
+    assert L.default_layer_name(tv.models.efficientnet_b0()) == "features.8.2"
+    assert L.default_layer_name(tv.models.vgg11()) == "features.19"
     timm = pytest.importorskip("timm")
+    expected = {"resnet18": "layer4.1", "efficientnet_b0": "bn2", "convnext_atto": "stages.3"}
+    for name, layer in expected.items():
+        assert L.default_layer_name(timm.create_model(name, pretrained=False, num_classes=3)) == layer
     vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8)
     assert L.default_layer_name(vit) == "blocks.11.norm1"
+
+
+def test_default_layer_is_where_timm_feature_extractors_end() -> None:
+    """Its output is ``forward_features``: after EfficientNet's head conv, norm and activation (``bn2``),
+    not at ``conv_head`` as before."""
+    timm = pytest.importorskip("timm")
+    x = images(1, size=64)
+    for name in ("resnet18", "efficientnet_b0", "convnext_atto"):
+        model = timm.create_model(name, pretrained=False, num_classes=3).eval()
+        layer = model.get_submodule(L.default_layer_name(model))
+        record = []
+        handle = layer.register_forward_hook(lambda m, i, out, record=record: record.append(out))
+        with torch.no_grad():
+            features = model.forward_features(x)
+        handle.remove()
+        assert torch.equal(record[-1], features), name
 
 
 def test_bad_layers_fail_before_any_query() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
+from scipy.sparse.linalg import eigsh
 
 from perturbx.registry import register
 from perturbx.wrappers.cam_base import CamContext, CamExplainer
@@ -41,11 +43,23 @@ def kernel_projection(
         rows = rows - rows.mean(dim=0, keepdim=True)
         k = kernel_matrix(rows, kernel, 1.0 / c if gamma is None else gamma, degree, coef0)
         k = k - k.mean(dim=0, keepdim=True) - k.mean(dim=1, keepdim=True) + k.mean()
-        values, vectors = torch.linalg.eigh(k)
-        top = vectors[:, -1]
+        value, top = top_eigenpair(k)
+        value, top = value.to(k.device), top.to(k.device)
         top = top * torch.sign(top[top.abs().argmax()])
-        out.append(top * values[-1].clamp_min(0).sqrt())
-    return torch.stack(out).reshape(b, h, w).to(maps.dtype)
+        out.append(top * value.clamp_min(0).sqrt())
+    return torch.stack(out).reshape(b, h, w).to(maps.device, maps.dtype)
+
+
+def top_eigenpair(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The largest eigenvalue of a symmetric matrix and its unit eigenvector: dense below 200 rows,
+    else Lanczos (ARPACK, deterministic start), which is much faster for ``[h·w, h·w]`` kernels."""
+    if matrix.shape[0] <= 200:
+        values, vectors = torch.linalg.eigh(matrix)
+        return values[-1], vectors[:, -1]
+    dense = matrix.detach().cpu().numpy()
+    start = np.ones(dense.shape[0]) / np.sqrt(dense.shape[0])
+    value, vector = eigsh(dense, k=1, which="LA", v0=start, tol=0)
+    return torch.tensor(value[0], dtype=matrix.dtype), torch.from_numpy(vector[:, 0]).to(matrix.dtype)
 
 
 @register(
@@ -54,8 +68,8 @@ def kernel_projection(
 )
 class KPCACAM(CamExplainer):
     """Class-agnostic, like Eigen-CAM, with the principal component taken in a kernel feature space
-    (default: sigmoid kernel, γ = 1/channels, as pytorch-grad-cam). Dense eigendecomposition of an
-    ``[h·w, h·w]`` matrix per image, in float64."""
+    (default: sigmoid kernel, γ = 1/channels, as pytorch-grad-cam). One ``[h·w, h·w]`` kernel matrix
+    per image, in float64, and its top eigenvector."""
 
     kernel: Kernel = Field("sigmoid", description="kernel: sigmoid, rbf, poly, linear or cosine")
     gamma: float | None = Field(None, gt=0, description="kernel scale; None: 1 / channels")

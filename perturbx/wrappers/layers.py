@@ -92,9 +92,41 @@ def vit_grid(net: nn.Module) -> tuple[int, int] | None:
     return (int(grid[0]), int(grid[1])) if grid is not None else None
 
 
+HEAD_NAMES = {"global_pool", "avgpool", "head", "fc", "classifier", "fc_norm", "head_drop", "pre_logits", "flatten"}
+HEAD_TYPES = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)
+PASSIVE = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d)
+
+
+def _first_leaf(module: nn.Module) -> nn.Module:
+    return next((m for m in module.modules() if not any(True for _ in m.children())), module)
+
+
+def feature_output_name(net: nn.Module) -> str | None:
+    """The module whose output is the feature extractor's last activation: among the children before the
+    head (global pooling, flatten, linear, or a child named like a head), the last that is not identity,
+    dropout or pooling, descending into ``nn.Sequential`` the same way (so ``features.8``'s last
+    activation for a torchvision EfficientNet, ``bn2`` for a timm one, ``stages.3`` for ConvNeXt)."""
+    name, module = "", net
+    while True:
+        kept = []
+        for child_name, child in module.named_children():
+            if child_name in HEAD_NAMES or isinstance(child, HEAD_TYPES) or isinstance(_first_leaf(child), HEAD_TYPES):
+                break
+            if not isinstance(child, PASSIVE):
+                kept.append((child_name, child))
+        if not kept:
+            break
+        child_name, module = kept[-1]
+        name = f"{name}.{child_name}" if name else child_name
+        if not isinstance(module, nn.Sequential):
+            break
+    return name or None
+
+
 def default_layer_name(model: nn.Module) -> str:
     """A sensible CAM layer: ``model.target_layer`` when set; the last block's first norm for ViT and
-    Swin; otherwise the block holding the last Conv2d (the Conv2d itself when that block is the root)."""
+    Swin (pytorch-grad-cam's choice); otherwise the feature extractor's last activation
+    (:func:`feature_output_name`), or the block holding the last Conv2d when that finds nothing."""
     declared = getattr(model, "target_layer", None)
     if isinstance(declared, str) and declared:
         return declared
@@ -104,6 +136,9 @@ def default_layer_name(model: nn.Module) -> str:
     if is_swin(net):
         stage = len(net.layers) - 1
         return f"{prefix}layers.{stage}.blocks.{len(net.layers[stage].blocks) - 1}.norm1"
+    found = feature_output_name(net)
+    if found is not None and any(isinstance(m, nn.Conv2d) for m in net.modules()):
+        return prefix + found
     convs = [name for name, m in net.named_modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise PerturbxError("layers: the model has no Conv2d and no known transformer layout; give layers=")
