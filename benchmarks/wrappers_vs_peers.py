@@ -1,15 +1,20 @@
-"""Grad-CAM and Score-CAM against pytorch-grad-cam, Integrated Gradients against Captum, side by side
-on the bundled EfficientNet-Lite0 (CAM layer ``net.head``, logits, the same images and targets).
+"""Grad-CAM, Score-CAM, ShapleyCAM, Finer-CAM and KPCA-CAM against pytorch-grad-cam; Integrated
+Gradients, DeepLIFT and GradientSHAP against Captum; side by side on the bundled EfficientNet-Lite0
+(CAM layer ``net.head``, logits, the same images and targets).
 
 Each pair is timed alternately ``--repeats`` times; the best time of each is kept. The first pair
 (Grad-CAM) is preceded by a warm-up of both sides, which also runs the adapter's one-off tuning;
 the expensive pairs share that warm-up. Both wall time and process CPU time are reported: on a
 machine shared with other jobs, CPU time is the steadier measure of the work done. Maps are
 compared too, so the timings are of equal work. Ratio = peer time / perturbx time (> 1: perturbx
-is faster).
+is faster). For DeepLIFT, Captum's rescale table is given ReLU6 (EfficientNet-Lite0's activation),
+which it lacks, so both compute the same rule; GradientSHAP feeds Captum perturbx's draws
+(reference, α, noise) so that the maps can be compared. ShapleyCAM explains probabilities (on
+logits of a ReLU network it is Grad-CAM).
 
     python benchmarks/wrappers_vs_peers.py --images 2 --repeats 2
     python benchmarks/wrappers_vs_peers.py --only integrated_gradients --batch-size 16
+    python benchmarks/wrappers_vs_peers.py --only deeplift gradient_shap shapleycam finercam kpcacam
 """
 
 from __future__ import annotations
@@ -17,14 +22,22 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from captum.attr import DeepLift as CaptumDeepLift
+from captum.attr import GradientShap as CaptumGradientShap
 from captum.attr import IntegratedGradients as CaptumIG
+from captum.attr._core import deep_lift
+from pytorch_grad_cam import KPCA_CAM as PeerKPCACAM
+from pytorch_grad_cam import FinerCAM as PeerFinerCAM
 from pytorch_grad_cam import GradCAM as PeerGradCAM
 from pytorch_grad_cam import ScoreCAM as PeerScoreCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from pytorch_grad_cam import ShapleyCAM as PeerShapleyCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
+from torch import nn
 
 import perturbx as px
 
@@ -58,6 +71,19 @@ def compare(name: str, ours: Callable[[], np.ndarray], theirs: Callable[[], np.n
     return row
 
 
+@contextmanager
+def same_draws(index: torch.Tensor, alpha: torch.Tensor, noise: torch.Tensor, images: int) -> Iterator[None]:
+    """Captum's GradientShap draws (np.random.choice, np.random.uniform, torch.normal) replaced by ours."""
+    saved = np.random.choice, np.random.uniform, torch.normal
+    np.random.choice = lambda k, size: np.tile(index.numpy(), images)
+    np.random.uniform = lambda lo, hi, size: np.tile(alpha.numpy(), images)
+    torch.normal = lambda mean, std: noise.repeat(images, 1, 1, 1).to(std.device)
+    try:
+        yield
+    finally:
+        np.random.choice, np.random.uniform, torch.normal = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=2)
@@ -66,8 +92,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scorecam-repeats", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=0, help="IG path points per call, both sides (0: 16 on CPU)")
+    parser.add_argument("--shap-samples", type=int, default=16, help="GradientSHAP samples per image")
     parser.add_argument("--only", nargs="*", default=["scorecam", "integrated_gradients"],
-                        help="pairs to run after Grad-CAM: scorecam, integrated_gradients")
+                        help="pairs to run after Grad-CAM: scorecam, integrated_gradients, deeplift, "
+                             "gradient_shap, shapleycam, finercam, kpcacam")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = args.device
@@ -107,6 +135,50 @@ def main() -> None:
             lambda: ig.attribute(x.to(device), baselines=0.0, target=classes, n_steps=args.steps,
                                  internal_batch_size=size).detach().cpu().numpy(),
             args.repeats, sync, warmup=False))
+    if "deeplift" in args.only:
+        deep_lift.SUPPORTED_NON_LINEAR.setdefault(nn.ReLU6, deep_lift.nonlinear)  # the same rule on both sides
+        dl = CaptumDeepLift(model)
+        rows.append(compare(
+            "deeplift",
+            lambda: ours({"name": "deeplift", "baseline": "zeros", "batch_size": len(x)}, x, "attributions"),
+            lambda: dl.attribute(x.to(device), baselines=torch.zeros_like(x).to(device),
+                                 target=classes).detach().cpu().numpy(),
+            args.repeats, sync, warmup=False))
+    if "gradient_shap" in args.only:
+        refs = torch.rand(4, *x.shape[1:], generator=torch.Generator().manual_seed(1))
+        size = args.batch_size or (16 if device == "cpu" else 128)
+        spec = {"name": "gradient_shap", "baselines": refs, "n_samples": args.shap_samples, "sigma": 0.1,
+                "batch_size": size}
+        draws = px.build("explainer", spec).draws(len(refs), x.shape[1:])
+        gs = CaptumGradientShap(model)
+
+        def theirs_gs() -> np.ndarray:
+            with same_draws(*draws, len(x)):
+                return gs.attribute(x.to(device), baselines=refs.to(device), target=classes,
+                                    n_samples=args.shap_samples, stdevs=0.1).detach().cpu().numpy()
+
+        rows.append(compare("gradient_shap", lambda: ours(spec, x, "attributions"), theirs_gs, args.repeats, sync,
+                            warmup=False))
+    if "shapleycam" in args.only:
+        probs = px.ModelAdapter(model, output="probability")
+
+        def theirs_shapley() -> np.ndarray:
+            with PeerShapleyCAM(model=model, target_layers=[layer]) as cam:
+                return cam(input_tensor=x.to(device), targets=[ClassifierOutputSoftmaxTarget(c) for c in classes])
+
+        rows.append(compare(
+            "shapleycam",
+            lambda: px.build("explainer", "shapleycam").explain(probs, x, classes).maps[:, 0].numpy(),
+            theirs_shapley, args.repeats, sync, warmup=False))
+    if "finercam" in args.only:
+        finer = PeerFinerCAM(model=model, target_layers=[layer])
+        rows.append(compare(
+            "finercam",
+            lambda: px.build("explainer", "finercam").explain(adapter, x).maps[:, 0].numpy(),
+            lambda: finer(input_tensor=x.to(device)), args.repeats, sync, warmup=False))
+    if "kpcacam" in args.only:
+        rows.append(compare("kpcacam", lambda: ours({"name": "kpcacam"}, x), lambda: peer_cam(PeerKPCACAM, x),
+                            args.repeats, sync, warmup=False))
     print(json.dumps({"summary": {r["method"]: {"wall": r["ratio_wall"], "cpu": r["ratio_cpu"]} for r in rows}}))
 
 

@@ -11,7 +11,7 @@ from conftest import RegionModel
 import perturbx as px
 from perturbx.errors import PerturbxError
 from perturbx.metrics.segmentation import average_precision
-from perturbx.metrics.wsol import box_iou, component_boxes, largest_component_box
+from perturbx.metrics.wsol import box_iou, component_boxes, largest_component_box, max_box_accuracy_of
 
 
 def test_box_helpers_by_hand() -> None:
@@ -50,6 +50,17 @@ def test_max_box_accuracy_by_hand() -> None:
     # share correct per τ = 0, 0.1, …, 0.9: 0, then 1/3 up to 0.4, then 2/3: MaxBoxAcc 2/3 at τ = 0.5
     assert [s.value for s in scores] == [1.0, 0.0, 1.0]
     assert scores[0].protocol["threshold"] == 0.5
+    one_at_a_time = [
+        metric.evaluate(
+            RegionModel(slice(0, 6), slice(0, 6)), x[b : b + 1], maps[b : b + 1], regions=regions[b : b + 1]
+        )[0]
+        for b in range(3)
+    ]
+    assert max_box_accuracy_of([s.curve for s in one_at_a_time]) == (pytest.approx(2 / 3), 0.5)
+    fixed = px.build("metric", {"name": "max_box_accuracy", "threshold": 0.2}).evaluate(
+        RegionModel(slice(0, 6), slice(0, 6)), x, maps, regions=regions
+    )
+    assert [s.value for s in fixed] == [1.0, 0.0, 0.0]  # BoxAcc(0.2): image 2's box is still the ring's
 
 
 def test_top1_localisation_needs_the_right_class_and_box() -> None:

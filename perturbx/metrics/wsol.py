@@ -3,7 +3,7 @@ a threshold, scored by IoU against the ground-truth boxes (Choe et al., CVPR 202
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from perturbx import registry
 from perturbx.errors import PerturbxError
-from perturbx.metrics.base import Metric, Score, check_regions, target_label
+from perturbx.metrics.base import Curve, Metric, Score, check_regions, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets
 
@@ -86,11 +86,17 @@ class _BoxMetric(Metric):
 class MaxBoxAccuracy(_BoxMetric):
     """GT-known localisation at the best threshold: for τ in 0, 1/n, …, (n−1)/n on min-max normalised
     maps, an image is correct when the box around the largest connected region with map ≥ τ has IoU
-    ≥ ``iou`` with a ground-truth box; τ is chosen to maximise the share of correct images among the
-    images scored together (one batch, e.g. everything given to ``px.evaluate``). Each row holds the
-    image's 0/1 at that τ, so the mean of the rows is MaxBoxAcc; the chosen τ is in ``threshold``."""
+    ≥ ``iou`` with a ground-truth box. τ is chosen to maximise the share of correct images among the
+    images scored together (everything given to ``px.evaluate`` at once), so the mean of the rows is
+    MaxBoxAcc; the chosen τ is in ``threshold``. Scored one image at a time (experiments), that is
+    each image's own best, an upper bound: MaxBoxAcc is then the maximum of the mean of the per-image
+    curves (correct or not at each τ, in ``curve``), see :func:`max_box_accuracy_of`. A fixed
+    ``threshold`` scores every image at that τ instead (BoxAcc(τ))."""
 
     n_thresholds: int = Field(100, ge=1, description="thresholds τ = k / n_thresholds, k = 0 … n−1")
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None, description="a fixed τ in [0,1]; None: the best τ over the images scored together"
+    )
 
     def score(
         self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
@@ -98,12 +104,31 @@ class MaxBoxAccuracy(_BoxMetric):
         regions = check_regions(extra["regions"], x)
         thresholds = np.arange(self.n_thresholds) / self.n_thresholds
         hits = self.ious(maps, regions, thresholds) >= self.iou - 1e-12
-        best = int(hits.mean(axis=0).argmax())
-        protocol = self.protocol() | {"n_queries": 0, "threshold": float(thresholds[best])}
+        if self.threshold is None:
+            best = int(hits.mean(axis=0).argmax())
+            tau, values = float(thresholds[best]), hits[:, best]
+        else:
+            tau = self.threshold
+            values = self.ious(maps, regions, np.array([tau]))[:, 0] >= self.iou - 1e-12
+        protocol = self.protocol() | {"n_queries": 0, "threshold": tau, "threshold_over_images": x.shape[0]}
+        axis = torch.from_numpy(thresholds)
         return [
-            Score(b, self.name, float(hits[b, best]), protocol | {"class": target_label(targets, b)})
+            Score(
+                b,
+                self.name,
+                float(values[b]),
+                protocol | {"class": target_label(targets, b)},
+                Curve(axis, torch.from_numpy(hits[b].astype(np.float64)), "threshold τ"),
+            )
             for b in range(x.shape[0])
         ]
+
+
+def max_box_accuracy_of(curves: list[Curve]) -> tuple[float, float]:
+    """MaxBoxAcc and its τ from per-image ``max_box_accuracy`` curves (e.g. an experiment's stored curves)."""
+    mean = torch.stack([c.y for c in curves]).mean(dim=0)
+    best = int(mean.argmax())
+    return float(mean[best]), float(curves[0].x[best])
 
 
 @registry.register("top1_localisation", paper="Zhou et al. 2016 (CAM), top-1 localisation; Choe et al. 2020")
