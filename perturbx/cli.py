@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import ValidationError
 
 from perturbx import registry
-from perturbx.errors import PerturbxError
+from perturbx.errors import ConfigError, PerturbxError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 
@@ -57,8 +56,8 @@ def explain(args: argparse.Namespace) -> int:
             raise PerturbxError(f"{flag}: the {explainer.name} explainer has no {field!r}")
         try:
             setattr(explainer, field, value)
-        except ValidationError as err:
-            raise PerturbxError(registry.describe_validation(err, flag)) from None
+        except ConfigError as err:
+            raise PerturbxError(f"{flag}: {err}") from None
     device = pick_device(args.device)
     image = data.image(args.image)
     if args.target is not None and args.target < 0:
