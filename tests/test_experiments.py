@@ -202,7 +202,6 @@ def test_folder_dataset_reads_labels_and_masks_by_file_stem(tmp_path: Path) -> N
 
 
 def test_synthetic_dataset_has_labels_masks_and_stable_ids() -> None:
-    pytest.importorskip("perturbx.data.synthetic")  # added by the synthetic-benchmark work in parallel
     spec = load_experiment(experiment(dataset={"kind": "synthetic", "n": 3, "seed": 1, "size": 32}), root=ROOT)
     data = spec.spec.dataset.load(ROOT)
     assert data.ids == ["synthetic-1-0000", "synthetic-1-0001", "synthetic-1-0002"]
