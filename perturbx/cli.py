@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import ValidationError
 
 from perturbx import registry
-from perturbx.errors import PerturbxError
+from perturbx.errors import ConfigError, PerturbxError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 
@@ -48,7 +47,7 @@ def explain(args: argparse.Namespace) -> int:
 
     config = load_config(find_config(args.config))
     explainer = config.build()
-    overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
+    overrides = {"seed": args.seed, "n_samples": args.n_samples}
     for field, value in overrides.items():
         if value is None:
             continue
@@ -57,14 +56,14 @@ def explain(args: argparse.Namespace) -> int:
             raise PerturbxError(f"{flag}: the {explainer.name} explainer has no {field!r}")
         try:
             setattr(explainer, field, value)
-        except ValidationError as err:
-            raise PerturbxError(registry.describe_validation(err, flag)) from None
+        except ConfigError as err:
+            raise PerturbxError(f"{flag}: {err}") from None
     device = pick_device(args.device)
     image = data.image(args.image)
     if args.target is not None and args.target < 0:
         raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
     model = models.load(args.model or config.model, device=device)
-    adapter = models.ModelAdapter(model, output=config.output)
+    adapter = models.ModelAdapter(model, output=config.output, progress=not args.quiet)
     probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():
