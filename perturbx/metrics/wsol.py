@@ -3,7 +3,7 @@ a threshold, scored by IoU against the ground-truth boxes (Choe et al., CVPR 202
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from perturbx import registry
 from perturbx.errors import PerturbxError
-from perturbx.metrics.base import Curve, Metric, Score, check_regions, target_label
+from perturbx.metrics.base import Curve, Metric, MetricContext, Score, check_regions, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets
 
@@ -99,9 +99,9 @@ class MaxBoxAccuracy(_BoxMetric):
     )
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
-        regions = check_regions(extra["regions"], x)
+        regions = check_regions(context.regions, x)
         thresholds = np.arange(self.n_thresholds) / self.n_thresholds
         hits = self.ious(maps, regions, thresholds) >= self.iou - 1e-12
         if self.threshold is None:
@@ -140,14 +140,14 @@ class Top1Localisation(_BoxMetric):
     threshold: float = Field(0.2, ge=0.0, le=1.0, description="box threshold on the normalised map (CAM: 0.2)")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         if targets.classes is None:
             raise PerturbxError(
                 "target: top-1 localisation compares the top-1 class with class-index targets "
                 "(the true labels), not callables"
             )
-        regions = check_regions(extra["regions"], x)
+        regions = check_regions(context.regions, x)
         ious = self.ious(maps, regions, np.array([self.threshold]))[:, 0]
         predicted = adapter(x).argmax(dim=1).cpu()
         protocol = self.protocol(adapter) | {"n_queries": x.shape[0]}
