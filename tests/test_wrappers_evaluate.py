@@ -9,7 +9,8 @@ import perturbx as px
 
 
 def test_evaluator_scores_wrappers_of_every_family() -> None:
-    names = ["saliency", "integrated_gradients", "gradcam", "scorecam", "fullgrad", "iia", "combined"]
+    names = ["saliency", "integrated_gradients", "gradcam", "scorecam", "fullgrad", "iia", "combined", "deeplift",
+             "deeplift_shap", "gradient_shap", "expected_gradients", "shapleycam", "finercam", "kpcacam"]
     explainers = {name: {"name": name, **FAST.get(name, {})} for name in names}
     results = px.evaluate(logits(small_cnn()), images(2), explainers=explainers, metrics=["deletion"], target=[1, 3])
     table = results.to_pandas()

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from perturbx.models.adapter import ModelAdapter
 from perturbx.registry import register
-from perturbx.targets import TargetSpec
+from perturbx.targets import TargetSpec, resolve_targets
 from perturbx.wrappers.baselines import Baseline, check_baseline, make_baseline, make_baseline_set
 from perturbx.wrappers.gradient_base import GradientExplainer, GradientRun
 from perturbx.wrappers.rescale import rescaled
@@ -20,11 +20,17 @@ MaxPoolRule = Literal["rescale", "gradient"]
 MAXPOOL = Field("rescale", description="max-pooling: rescale (exact summation to delta) or gradient")
 
 
-def deeplift(run: GradientRun, refs: torch.Tensor, maxpool: MaxPoolRule = "rescale") -> torch.Tensor:
+def deeplift(
+    run: GradientRun, refs: torch.Tensor, target: TargetSpec, maxpool: MaxPoolRule = "rescale"
+) -> torch.Tensor:
     """Mean over the references ``refs [B,K,C,H,W]`` of each image's DeepLIFT contributions
-    ``(x − r) ⊙ m(x, r)``; every (image, reference) pair is a row, ``run.batch_size`` rows per call."""
+    ``(x − r) ⊙ m(x, r)``; every (image, reference) pair is a row, ``run.batch_size`` rows per call.
+    Rows go reference by reference, so when the first call holds every image its outputs resolve the
+    targets (no separate inference pass)."""
     b, k = refs.shape[:2]
-    rows = [(i, j) for i in range(b) for j in range(k)]
+    rows = [(i, j) for j in range(k) for i in range(b)]
+    if run.batch_size < b:
+        run.resolve(target)
     total = torch.zeros_like(run.x)
     with rescaled(run.adapter.model, maxpool=maxpool == "rescale"):
         for start in range(0, len(rows), run.batch_size):
@@ -32,10 +38,13 @@ def deeplift(run: GradientRun, refs: torch.Tensor, maxpool: MaxPoolRule = "resca
             owners = torch.tensor([i for i, _ in chunk], device=run.x.device)
             xs = run.x[owners]
             delta = xs - refs[owners, torch.tensor([j for _, j in chunk], device=run.x.device)]
-            fns = [run.targets.fns[i] for i, _ in chunk]
             with torch.enable_grad():
                 inputs = graph_input(torch.cat([xs, xs - delta]), run.create_graph)
-                scores = row_scores(run.adapter.forward(inputs), fns + fns)  # both halves, as Captum does
+                outputs = run.adapter.forward(inputs)
+                if run.targets is None:  # the first rows are images 0 … B−1 with their first reference
+                    run.targets = resolve_targets(target, outputs[:b].detach())
+                fns = [run.targets.fns[i] for i, _ in chunk]
+                scores = row_scores(outputs, fns + fns)  # both halves, as Captum does
                 (grads,) = torch.autograd.grad(scores.sum(), inputs, create_graph=run.create_graph)
             total = total.index_add(0, owners, delta * grads[: len(chunk)] / k)
             run.n_queries += 2 * len(chunk)
@@ -64,8 +73,7 @@ class DeepLift(GradientExplainer):
         check_baseline(self.baseline, x)
 
     def attributions(self, run: GradientRun, target: TargetSpec) -> torch.Tensor:
-        run.resolve(target)
-        return deeplift(run, make_baseline(self.baseline, run.x, self.blur_sigma)[:, None], self.maxpool)
+        return deeplift(run, make_baseline(self.baseline, run.x, self.blur_sigma)[:, None], target, self.maxpool)
 
 
 @register(
@@ -84,5 +92,4 @@ class DeepLiftShap(GradientExplainer):
         make_baseline_set(self.baselines, x[:1])
 
     def attributions(self, run: GradientRun, target: TargetSpec) -> torch.Tensor:
-        run.resolve(target)
-        return deeplift(run, make_baseline_set(self.baselines, run.x), self.maxpool)
+        return deeplift(run, make_baseline_set(self.baselines, run.x), target, self.maxpool)

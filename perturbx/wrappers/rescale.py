@@ -54,14 +54,18 @@ class _Rescale(torch.autograd.Function):
         return out.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         inp, out = ctx.saved_tensors
-        d_in, d_out = _halves(inp), _halves(out)
+        x_in, r_in = inp.chunk(2)
+        x_out, r_out = out.chunk(2)
+        d_in = x_in - r_in
         small = d_in.abs() < EPS
-        ratio = d_out / torch.where(small, torch.ones_like(d_in), d_in)
-        return torch.where(small, torch.zeros_like(grad), grad * ratio), torch.where(
-            small, grad, torch.zeros_like(grad)
-        )
+        pairs = grad.unflatten(0, (2, -1))  # both halves get the same multiplier, as in Captum
+        if not small.any():
+            return (pairs * ((x_out - r_out) / d_in)).flatten(0, 1), None
+        ratio = torch.where(small, torch.zeros_like(d_in), (x_out - r_out) / torch.where(small, 1.0, d_in))
+        fallback = torch.cat([small, small]).to(grad.dtype)
+        return (pairs * ratio).flatten(0, 1), grad * fallback
 
 
 class _MaxPoolRescale(torch.autograd.Function):
@@ -95,11 +99,11 @@ def _unpool(values: torch.Tensor, indices: torch.Tensor, like: torch.Tensor) -> 
 
 
 def _rescale_hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-    return _Rescale.apply(module._deeplift_input, output)
+    return _Rescale.apply(inputs[0], output)
 
 
 def _maxpool_hook(module: nn.MaxPool2d, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-    inp = module._deeplift_input
+    inp = inputs[0]
     _, indices = F.max_pool2d(
         inp.detach(),
         module.kernel_size,
@@ -112,10 +116,6 @@ def _maxpool_hook(module: nn.MaxPool2d, inputs: tuple[torch.Tensor, ...], output
     return _MaxPoolRescale.apply(inp, output, indices)
 
 
-def _keep_input(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-    module._deeplift_input = inputs[0].clone()  # before an in-place activation overwrites it
-
-
 @contextmanager
 def rescaled(model: nn.Module, maxpool: bool = True) -> Iterator[list[str]]:
     """Within the block, forward passes of ``cat([x, x_ref])`` give DeepLIFT (rescale) gradients.
@@ -123,7 +123,8 @@ def rescaled(model: nn.Module, maxpool: bool = True) -> Iterator[list[str]]:
     Rescaled: element-wise activation *modules* (:data:`ELEMENTWISE`) and, with ``maxpool``,
     ``nn.MaxPool2d`` (else its plain gradient). Functional calls (``F.relu``, ``x.sigmoid()``),
     softmax and attention are differentiated as they are, so summation to delta holds only when
-    every nonlinearity is such a module. Yields the rescaled modules' names.
+    every nonlinearity is such a module. In-place activations run out of place inside the block (so
+    their input survives for the rule). Yields the rescaled modules' names.
     """
     with ExitStack() as stack:
         names = []
@@ -135,13 +136,8 @@ def rescaled(model: nn.Module, maxpool: bool = True) -> Iterator[list[str]]:
             else:
                 continue
             names.append(name)
-            handle = module.register_forward_pre_hook(_keep_input)
-            stack.callback(handle.remove)
+            if getattr(module, "inplace", False):
+                module.inplace = False
+                stack.callback(setattr, module, "inplace", True)
             stack.enter_context(hooked(module, hook))
-            stack.callback(_forget, module)
         yield names
-
-
-def _forget(module: nn.Module) -> None:
-    if "_deeplift_input" in module.__dict__:
-        del module.__dict__["_deeplift_input"]
