@@ -19,6 +19,8 @@ FAST = {
     "iia": {"steps": 2},
     "iia_triple": {"steps": 2},
     "combined": {"gradient": "saliency", "cam": "gradcam"},
+    "gradient_shap": {"n_samples": 2},
+    "expected_gradients": {"n_samples": 2},
 }
 CNN_ONLY_SKIP = {"attention_rollout", "vit_iia"}
 

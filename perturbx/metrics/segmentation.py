@@ -56,7 +56,7 @@ class PixelAccuracy(_Segmentation):
 
 @registry.register("mean_iou", paper="Chefer et al. 2021; Barkan et al. 2023 (IIA), segmentation tests")
 class MeanIoU(_Segmentation):
-    """Mean over the two classes (foreground, background) of |prediction ∩ mask| / |prediction ∪ mask|,
+    """Mean over the two classes (foreground, background) of ``|prediction ∩ mask| / |prediction ∪ mask|``,
     per image (the papers pool intersections and unions over the data set before dividing)."""
 
     def value(self, saliency: torch.Tensor, region: torch.Tensor) -> float:
