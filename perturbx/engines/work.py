@@ -8,16 +8,18 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from perturbx.datasets import Dataset
+from perturbx.datasets import Dataset, Item
 from perturbx.errors import PerturbxError
-from perturbx.experiments.config import Experiment, load_experiment
 from perturbx.metrics.evaluator import evaluate
 from perturbx.metrics.results import Results
 from perturbx.models.adapter import ModelAdapter
+
+if TYPE_CHECKING:  # experiments imports this module
+    from perturbx.experiments.config import Experiment
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ def pick_device(name: str | torch.device | None) -> torch.device:
     return device
 
 
+def target_of(experiment: Experiment, item: Item) -> int | None:
+    """The class explained for ``item``: its label, a fixed class, or None (the predicted class)."""
+    target = experiment.spec.target
+    return item.label if target == "label" else None if target == "predicted" else target
+
+
 class Worker:
     """Holds the experiment, its dataset and the model (loaded once, with its tuned plan) and runs units."""
 
@@ -72,6 +80,8 @@ class Worker:
     @classmethod
     def build(cls, data: dict[str, Any], root: str, device: str | None) -> Worker:
         """A worker rebuilt from the experiment mapping (how a Ray actor makes its own)."""
+        from perturbx.experiments.config import load_experiment
+
         experiment = load_experiment(data, root=Path(root))
         return cls(experiment, experiment.spec.dataset.open(experiment.root), device)
 
@@ -81,10 +91,9 @@ class Worker:
         explainer = {unit.explainer: self.experiment.explainers[unit.explainer]}
         pairs = []
         for item in self.dataset.items(unit.indices):
-            target = item.label if spec.target == "label" else None if spec.target == "predicted" else spec.target
             start = time.perf_counter()
-            results = evaluate(self.adapter, item.image, explainer, self.experiment.metrics, target=target,
-                               regions=item.mask)
+            results = evaluate(self.adapter, item.image, explainer, self.experiment.metrics,
+                               target=target_of(self.experiment, item), regions=item.mask)
             for row in results.rows:
                 row["precision"] = spec.precision
             pairs.append(Pair(item.id, unit.explainer, results, time.perf_counter() - start, self.name))
