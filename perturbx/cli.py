@@ -150,6 +150,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", help="PNG to write (default explanation.png); with --images, the results folder")
     ex.add_argument("--images", help="a folder or glob of images: one .npz per image in --out, done ones skipped")
     ex.add_argument("--png", action="store_true", help="with --images: also write a PNG per image")
+    ex.add_argument("--size", type=int, default=224, help="with --images: resize + centre-crop to this square "
+                    "(default 224; 0 keeps each image's size)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
     ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")

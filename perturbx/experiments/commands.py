@@ -18,6 +18,9 @@ def explain_images(args: argparse.Namespace, explainer: Explainer, model_name: s
 
     if args.out is None:
         raise PerturbxError("--out: give the folder the results go to (--images writes one .npz per image)")
+    if args.size < 0 or 0 < args.size < 8:
+        raise PerturbxError(f"--size: expected 0 (keep) or a side >= 8, got {args.size}")
+    size = args.size or None
     files = find_images(args.images)
     prepare_out(args.out, explainer, model_name)
     if args.target is not None and args.target < 0:
@@ -25,10 +28,10 @@ def explain_images(args: argparse.Namespace, explainer: Explainer, model_name: s
     model = models.load(model_name, device=device)
     adapter = models.ModelAdapter(model, output=output)
     if args.target is not None:
-        classes = adapter(torch.full((1, 3, 224, 224), 0.5), batch_size=1).shape[-1]
+        classes = adapter(torch.full((1, 3, size or 224, size or 224), 0.5), batch_size=1).shape[-1]
         if args.target >= classes:
             raise PerturbxError(f"--target: class {args.target} is out of range for a model with {classes} outputs")
-    outcome = explain_folder(explainer, adapter, files, args.out, target=args.target, png=args.png,
+    outcome = explain_folder(explainer, adapter, files, args.out, target=args.target, size=size, png=args.png,
                              progress=not args.quiet, model_name=model_name)
     print(outcome.summary())
     return 1 if outcome.failed else 0
