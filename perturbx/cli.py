@@ -55,6 +55,8 @@ def explain(args: argparse.Namespace) -> int:
         except ValidationError as err:
             raise PerturbxError(registry.describe_validation(err, flag)) from None
     device = pick_device(args.device)
+    if args.images is None and (args.engine or args.address or args.workers):
+        raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
     if args.images is not None:
         from perturbx.experiments.commands import explain_images
 
@@ -156,6 +158,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
     ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_flags(ex)
     ex.set_defaults(run=explain)
     ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
     ev.add_argument("--config", required=True, help="experiment YAML (e.g. configs/experiments/compare_methods.yaml)")

@@ -173,3 +173,27 @@ def test_a_killed_ray_driver_resumes_to_the_same_table(cluster: tuple[str, Path]
     assert f"pairs computed: {N_PAIRS - finished}, already done: {finished}" in capsys.readouterr().out
     assert table(cut) == table(tmp_path / "local")
     assert rows(cut) == rows(tmp_path / "local")
+
+
+def test_explain_images_on_ray_writes_what_a_local_run_writes(cluster: tuple[str, Path], config: Path,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+    from PIL import Image
+
+    # the config fixture gives this process one thread, as the workers have: they reuse its tuned plan
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a", "b", "c"):
+        Image.fromarray((rng.random((20, 20, 3)) * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    (folder / "bad.png").write_text("text")
+    args = ["explain", "--config", "configs/rise.yaml", "--model", "synthetic_cnn", "--n-samples", "8", "--size", "64",
+            "--quiet", "--images", str(folder)]
+    assert main([*args, "--out", str(tmp_path / "local")]) == 1
+    assert main([*args, "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]) == 1
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
+        "3 explained, 0 already done, 1 failed (bad.png: unreadable image")
+    for name in ("a", "b", "c"):
+        local, remote = np.load(tmp_path / "local" / f"{name}.npz"), np.load(tmp_path / "ray" / f"{name}.npz")
+        assert sorted(local) == sorted(remote)
+        assert all(np.array_equal(local[key], remote[key]) for key in local)

@@ -9,10 +9,11 @@ import os
 import socket
 from collections import deque
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from perturbx.engines.spec import EngineSpec
-from perturbx.engines.work import Pair, Unit, Worker
+from perturbx.engines.work import Pair, Unit, Worker, pick_device
 from perturbx.errors import PerturbxError
 
 RETRIES = 3  # restarts of a dead actor, and retries of its unit, before the run fails
@@ -30,10 +31,6 @@ class RayWorker:
     def run(self, unit: Unit) -> list[Pair]:
         """The unit's pairs."""
         return self.worker.run(unit)
-
-    def where(self) -> str:
-        """host:pid:device of this actor."""
-        return self.worker.name
 
 
 def import_ray() -> Any:
@@ -82,14 +79,51 @@ def _reachable(address: str) -> None:
         raise PerturbxError(f"engine.address: cannot reach {address} ({err.strerror or type(err).__name__})") from None
 
 
+class RayImageWorker:
+    """The actor of ``explain --images``: the model (by name) and the explainer built once; returns each
+    image's arrays to the driver, which writes them."""
+
+    def __init__(self, explainer: dict[str, Any], model: tuple[str, str], device: str | None, cwd: str) -> None:
+        from perturbx import models, registry
+        from perturbx.models.adapter import ModelAdapter
+
+        if os.path.isdir(cwd):
+            os.chdir(cwd)
+        self.explainer = registry.build("explainer", explainer)
+        name, output = model
+        self.adapter = ModelAdapter(models.load(name, device=pick_device(device)), output=output)
+
+    def run(self, unit: tuple[list[str], int | None, int | None]) -> list[Any]:
+        """The results of one chunk of image paths (with the target and size)."""
+        from perturbx.experiments.folder import explain_image
+
+        paths, target, size = unit
+        return [explain_image(self.explainer, self.adapter, Path(p), target, size) for p in paths]
+
+
+def run_ray_images(spec: EngineSpec, explainer: dict[str, Any], model: tuple[str, str], device: str | None,
+                   paths: Sequence[str], target: int | None, size: int | None) -> Iterator[list[Any]]:
+    """Each chunk's image results as it finishes, from ``spec.workers`` image actors (``model``: name, output)."""
+    if not paths:
+        return
+    ray = connect(spec)
+    units = [(list(paths[k : k + spec.chunk]), target, size) for k in range(0, len(paths), spec.chunk)]
+    yield from _dispatch(ray, spec, RayImageWorker, (explainer, model, device, os.getcwd()), units)
+
+
 def run_ray(spec: EngineSpec, data: dict[str, Any], root: str, device: str | None,
             units: Sequence[Unit]) -> Iterator[list[Pair]]:
     """The pairs of each unit as it finishes (any order), computed by ``spec.workers`` actors."""
     ray = connect(spec)
+    yield from _dispatch(ray, spec, RayWorker, (data, root, device, os.getcwd()), units)
+
+
+def _dispatch(ray: Any, spec: EngineSpec, worker: type, args: tuple[Any, ...], units: Sequence[Any]) -> Iterator[Any]:
+    """Start the actors, keep ``IN_FLIGHT`` units queued on each, and yield results as they arrive; a dead
+    actor is restarted and its units retried by Ray. Every actor is ended on the way out."""
     actor_class = ray.remote(num_cpus=spec.cpus_per_worker, num_gpus=spec.gpus_per_worker,
-                             max_restarts=RETRIES, max_task_retries=RETRIES)(RayWorker)
-    count = min(spec.workers, len(units))
-    actors = [actor_class.remote(data, root, device, os.getcwd()) for _ in range(count)]
+                             max_restarts=RETRIES, max_task_retries=RETRIES)(worker)
+    actors = [actor_class.remote(*args) for _ in range(min(spec.workers, len(units)))]
     queue = deque(units)
     running: dict[Any, Any] = {}
 
@@ -105,13 +139,11 @@ def run_ray(spec: EngineSpec, data: dict[str, Any], root: str, device: str | Non
             ready, _ = ray.wait(list(running), num_returns=1)
             actor = running.pop(ready[0])
             try:
-                pairs = ray.get(ready[0])
+                result = ray.get(ready[0])
             except ray.exceptions.RayTaskError as err:
                 raise err.as_instanceof_cause() from None
             submit(actor)
-            yield pairs
-    finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
+            yield result
+    finally:  # killing the actors also drops their queued units
         for actor in actors:
             ray.kill(actor, no_restart=True)

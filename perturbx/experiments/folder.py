@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,9 +17,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from perturbx.datasets import IMAGE_SUFFIXES
+from perturbx.engines.spec import EngineSpec
+from perturbx.engines.work import pick_device
 from perturbx.errors import PerturbxError
 from perturbx.explainer import Explainer
-from perturbx.models.adapter import ModelAdapter, as_adapter
+from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
 
 RUN_FILE = "explainer.yaml"  # the explainer a folder's results belong to
 
@@ -78,51 +81,105 @@ def prepare_out(out: str | Path, explainer: Explainer, model_name: str) -> Path:
     return out
 
 
+@dataclass
+class ImageResult:
+    """One image's arrays for its ``.npz`` (``fields``), or why it failed (``reason``)."""
+
+    path: Path
+    fields: dict[str, np.ndarray] | None = None
+    reason: str = ""
+
+
+def explain_image(explainer: Explainer, adapter: ModelAdapter, path: Path, target: int | None,
+                  size: int | None) -> ImageResult:
+    """Read and explain one image; a file that cannot be read or explained becomes a failure with its reason."""
+    from perturbx import data
+
+    try:
+        image = data.image(path, size)
+        exp = explainer.explain(adapter, image, target)
+    except PerturbxError as err:
+        return ImageResult(path, reason=str(err)[:200])
+    except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for a broken file
+        return ImageResult(path, reason=f"unreadable image ({type(err).__name__})")
+    fields = {"map": exp.maps[0, 0].numpy(), "target": np.int64(exp.targets[0] if exp.targets is not None else -1),
+              "queries": np.int64(exp.n_queries), "method": np.str_(exp.method),
+              "precision": np.str_(adapter.precision)}
+    if isinstance(exp.meta.get("stderr"), torch.Tensor):
+        fields["stderr"] = exp.meta["stderr"][0].squeeze().numpy()
+    return ImageResult(path, fields)
+
+
 def explain_folder(
     explainer: Explainer,
-    model: nn.Module | ModelAdapter,
+    model: nn.Module | ModelAdapter | str,
     images: Sequence[str | Path] | str | Path,
     out: str | Path,
     target: int | None = None,
     size: int | None = 224,
     png: bool = False,
     progress: bool = True,
-    model_name: str = "model",
+    model_name: str | None = None,
+    engine: EngineSpec | dict[str, Any] | None = None,
+    device: str | None = "auto",
+    output: OutputMode = "probability",
 ) -> FolderOutcome:
     """Explain each image (a folder, a glob or a list of files) for ``target`` (default: the predicted
     class) into ``out/<stem>.npz``: ``map [H,W]``, ``target``, ``queries``, ``method``, ``precision`` and
-    ``stderr`` where the method reports one; plus ``<stem>.png`` with ``png``."""
+    ``stderr`` where the method reports one; plus ``<stem>.png`` with ``png``. ``model`` is a module, an
+    adapter or a model name (loaded on ``device`` with ``output`` scores); the Ray engine
+    (``engine={"kind": "ray", ...}``) needs a name, which each worker loads. Only this process writes into
+    ``out``."""
+    files = find_images(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
+    spec = EngineSpec.model_validate(engine or {})
+    name = model if isinstance(model, str) else model_name or type(getattr(model, "model", model)).__name__
+    out = prepare_out(out, explainer, name)
+    outcome = FolderOutcome(out)
+    todo = []
+    for path in files:
+        (outcome.skipped if (out / f"{path.stem}.npz").exists() else todo).append(path)
+    outcome.skipped = [p.name for p in outcome.skipped]
+    if spec.kind == "ray":
+        if not isinstance(model, str):
+            raise PerturbxError("engine: the Ray engine loads the model on each worker; pass the model's name")
+        from perturbx.engines.ray_engine import run_ray_images
+
+        results = run_ray_images(spec, explainer.spec(), (model, output), device, [str(p) for p in todo], target,
+                                 size)
+    else:
+        from perturbx import models
+
+        if isinstance(model, str):
+            model = ModelAdapter(models.load(model, device=pick_device(device)), output=output)
+        adapter = as_adapter(model)
+        results = ([explain_image(explainer, adapter, path, target, size)] for path in todo)
+    with tqdm(total=len(todo), disable=not progress, desc="images", unit="image") as bar:
+        for chunk in results:
+            for result in chunk:
+                _write(result, out, size, png, outcome)
+                bar.update()
+    order = {p.name: k for k, p in enumerate(files)}
+    outcome.written.sort(key=order.get)
+    outcome.failed.sort(key=lambda f: order[f[0]])
+    return outcome
+
+
+def _write(result: ImageResult, out: Path, size: int | None, png: bool, outcome: FolderOutcome) -> None:
+    """Write one result atomically (a killed run never leaves a half-written file), and its PNG when asked."""
     from perturbx import data, viz
 
-    files = find_images(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
-    out = prepare_out(out, explainer, model_name)
-    adapter = as_adapter(model)
-    outcome = FolderOutcome(out)
-    for path in tqdm(files, disable=not progress, desc="images", unit="image"):
-        result = out / f"{path.stem}.npz"
-        if result.exists():
-            outcome.skipped.append(path.name)
-            continue
-        try:
-            image = data.image(path, size)
-            exp = explainer.explain(adapter, image, target)
-        except PerturbxError as err:
-            outcome.failed.append((path.name, str(err)[:200]))
-            continue
-        except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for a broken file
-            outcome.failed.append((path.name, f"unreadable image ({type(err).__name__})"))
-            continue
-        explained = int(exp.targets[0]) if exp.targets is not None else -1
-        fields = {"map": exp.maps[0, 0].numpy(), "target": np.int64(explained), "queries": np.int64(exp.n_queries),
-                  "method": np.str_(exp.method), "precision": np.str_(adapter.precision)}
-        if isinstance(exp.meta.get("stderr"), torch.Tensor):
-            fields["stderr"] = exp.meta["stderr"][0].squeeze().numpy()
-        if png:
-            title = f"class {explained}" if explained >= 0 else "target"
-            viz.save(viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries"),
-                     out / f"{path.stem}.png")
-        partial = out / f"{path.stem}.partial.npz"
-        np.savez_compressed(partial, **fields)
-        os.replace(partial, result)  # a killed run never leaves a half-written result
-        outcome.written.append(path.name)
-    return outcome
+    path = Path(result.path)
+    if result.fields is None:
+        outcome.failed.append((path.name, result.reason))
+        return
+    fields = result.fields
+    if png:
+        explained = int(fields["target"])
+        title = f"class {explained}" if explained >= 0 else "target"
+        figure = viz.explanation_figure(data.image(path, size), torch.from_numpy(fields["map"])[None],
+                                        title, f"{fields['method']}, {int(fields['queries'])} queries")
+        viz.save(figure, out / f"{path.stem}.png")
+    partial = out / f"{path.stem}.partial.npz"
+    np.savez_compressed(partial, **fields)
+    os.replace(partial, out / f"{path.stem}.npz")
+    outcome.written.append(path.name)
