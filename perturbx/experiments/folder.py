@@ -132,16 +132,13 @@ def explain_folder(
     ``out``."""
     files = find_images(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     spec = EngineSpec.model_validate(engine or {})
+    if spec.kind == "ray" and not isinstance(model, str):
+        raise PerturbxError("engine: the Ray engine loads the model on each worker; pass the model's name")
     name = model if isinstance(model, str) else model_name or type(getattr(model, "model", model)).__name__
     out = prepare_out(out, explainer, name)
-    outcome = FolderOutcome(out)
-    todo = []
-    for path in files:
-        (outcome.skipped if (out / f"{path.stem}.npz").exists() else todo).append(path)
-    outcome.skipped = [p.name for p in outcome.skipped]
+    todo = [path for path in files if not (out / f"{path.stem}.npz").exists()]
+    outcome = FolderOutcome(out, skipped=[path.name for path in files if path not in todo])
     if spec.kind == "ray":
-        if not isinstance(model, str):
-            raise PerturbxError("engine: the Ray engine loads the model on each worker; pass the model's name")
         from perturbx.engines.ray_engine import run_ray_images
 
         results = run_ray_images(spec, explainer.spec(), (model, output), device, [str(p) for p in todo], target,
