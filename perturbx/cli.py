@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import ValidationError
 
 from perturbx import registry
 from perturbx.engines.flags import add_engine_flags, engine_override
-from perturbx.errors import PerturbxError
+from perturbx.errors import ConfigError, PerturbxError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 
@@ -43,7 +42,7 @@ def explain(args: argparse.Namespace) -> int:
 
     config = load_config(find_config(args.config))
     explainer = config.build()
-    overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
+    overrides = {"seed": args.seed, "n_samples": args.n_samples}
     for field, value in overrides.items():
         if value is None:
             continue
@@ -52,8 +51,8 @@ def explain(args: argparse.Namespace) -> int:
             raise PerturbxError(f"{flag}: the {explainer.name} explainer has no {field!r}")
         try:
             setattr(explainer, field, value)
-        except ValidationError as err:
-            raise PerturbxError(registry.describe_validation(err, flag)) from None
+        except ConfigError as err:
+            raise PerturbxError(f"{flag}: {err}") from None
     device = pick_device(args.device)
     if args.images is None and (args.engine or args.address or args.workers):
         raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
@@ -65,7 +64,7 @@ def explain(args: argparse.Namespace) -> int:
     if args.target is not None and args.target < 0:
         raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
     model = models.load(args.model or config.model, device=device)
-    adapter = models.ModelAdapter(model, output=config.output)
+    adapter = models.ModelAdapter(model, output=config.output, progress=not args.quiet)
     probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():

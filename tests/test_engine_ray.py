@@ -37,10 +37,10 @@ explainers:
     sampler: bernoulli
     attributor: rise
     n_samples: 16
-    batch_size: 8
   saliency: saliency
 metrics:
-  - {name: deletion, step: 128, batch_size: 16}
+  - {name: deletion, step: 128}
+engine: {batch_size: 8}
 """
 
 
@@ -142,7 +142,7 @@ def test_ray_with_a_worker_killed_part_way_gives_the_local_table(cluster: tuple[
 
 def test_more_gpus_per_worker_than_the_cluster_has_is_refused(cluster: tuple[str, Path], config: Path,
                                                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    config.write_text(CONFIG + "engine: {kind: ray, gpus_per_worker: 1}\n")
+    config.write_text(CONFIG.replace("{batch_size: 8}", "{batch_size: 8, kind: ray, gpus_per_worker: 1}"))
     assert main(["evaluate", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "engine.gpus_per_worker: 1 GPU(s) per worker, but the Ray cluster has 0" in err[0]

@@ -23,10 +23,10 @@ IN_FLIGHT = 2  # units queued per actor, so an actor never waits for the driver
 class RayWorker:
     """The actor: a ``Worker`` built in the actor's process, in the driver's folder when it exists here."""
 
-    def __init__(self, data: dict[str, Any], root: str, device: str | None, cwd: str) -> None:
+    def __init__(self, data: dict[str, Any], root: str, device: str | None, cwd: str, batch_size: int | str) -> None:
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative paths and 'module:' models resolve as in the driver (same machine)
-        self.worker = Worker.build(data, root, device)
+        self.worker = Worker.build(data, root, device, batch_size)
 
     def run(self, unit: Unit) -> list[Pair]:
         """The unit's pairs."""
@@ -91,7 +91,7 @@ class RayImageWorker:
             os.chdir(cwd)
         self.explainer = registry.build("explainer", explainer)
         name, output = model
-        self.adapter = ModelAdapter(models.load(name, device=pick_device(device)), output=output)
+        self.adapter = ModelAdapter(models.load(name, device=pick_device(device)), output=output, progress=False)
 
     def run(self, unit: tuple[list[str], int | None, int | None]) -> list[Any]:
         """The results of one chunk of image paths (with the target and size)."""
@@ -115,7 +115,7 @@ def run_ray(spec: EngineSpec, data: dict[str, Any], root: str, device: str | Non
             units: Sequence[Unit]) -> Iterator[list[Pair]]:
     """The pairs of each unit as it finishes (any order), computed by ``spec.workers`` actors."""
     ray = connect(spec)
-    yield from _dispatch(ray, spec, RayWorker, (data, root, device, os.getcwd()), units)
+    yield from _dispatch(ray, spec, RayWorker, (data, root, device, os.getcwd(), spec.batch_size), units)
 
 
 def _dispatch(ray: Any, spec: EngineSpec, worker: type, args: tuple[Any, ...], units: Sequence[Any]) -> Iterator[Any]:

@@ -69,21 +69,23 @@ def target_of(experiment: Experiment, item: Item) -> int | None:
 class Worker:
     """Holds the experiment, its dataset and the model (loaded once, with its tuned plan) and runs units."""
 
-    def __init__(self, experiment: Experiment, dataset: Dataset, device: str | torch.device | None = "auto") -> None:
+    def __init__(self, experiment: Experiment, dataset: Dataset, device: str | torch.device | None = "auto",
+                 batch_size: int | str = "auto") -> None:
         self.experiment = experiment
         self.dataset = dataset
         self.device = pick_device(device)
         spec = experiment.spec
-        self.adapter = ModelAdapter(spec.model.load(self.device), output=spec.output, precision=spec.precision)
+        self.adapter = ModelAdapter(spec.model.load(self.device), output=spec.output, precision=spec.precision,
+                                    batch_size=batch_size, progress=False)  # the runner shows its own bar
         self.name = f"{socket.gethostname()}:{os.getpid()}:{self.device}"
 
     @classmethod
-    def build(cls, data: dict[str, Any], root: str, device: str | None) -> Worker:
+    def build(cls, data: dict[str, Any], root: str, device: str | None, batch_size: int | str = "auto") -> Worker:
         """A worker rebuilt from the experiment mapping (how a Ray actor makes its own)."""
         from perturbx.experiments.config import load_experiment
 
         experiment = load_experiment(data, root=Path(root))
-        return cls(experiment, experiment.spec.dataset.open(experiment.root), device)
+        return cls(experiment, experiment.spec.dataset.open(experiment.root), device, batch_size)
 
     def run(self, unit: Unit) -> list[Pair]:
         """Every metric on each image of the unit, for its explainer; rows carry the precision used."""

@@ -35,7 +35,7 @@ def explain_images(args: argparse.Namespace, explainer: Explainer, model_name: s
 
         connect(EngineSpec.model_validate(engine))
     model = models.load(model_name, device="cpu" if remote else device)
-    adapter = models.ModelAdapter(model, output=output)
+    adapter = models.ModelAdapter(model, output=output, progress=False)  # the folder run shows its own bar
     if args.target is not None:
         classes = adapter(torch.full((1, 3, size or 224, size or 224), 0.5), batch_size=1).shape[-1]
         if args.target >= classes:

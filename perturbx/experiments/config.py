@@ -123,7 +123,7 @@ def config_hash(spec: ExperimentSpec) -> str:
 
 
 def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:
-    """Every entry built, sweeps expanded; inner progress bars off (the runner shows its own)."""
+    """Every entry built, sweeps expanded."""
     built: dict[str, Explainer] = {}
     for name, entry in entries.items():
         where = f"explainers.{name}"
@@ -131,21 +131,13 @@ def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:
             if full in built:
                 raise ConfigError(f"{where}: the name {full!r} is used twice")
             label = where if full == name else f"{where} {full}"
-            explainer = _build("explainer", spec, label)
-            if "progress" in type(explainer).model_fields:
-                explainer.progress = False
-            built[full] = explainer
+            built[full] = _build("explainer", spec, label)
     return built
 
 
 def _metrics(entries: list[Any]) -> list[Metric]:
-    """Every metric built; a metric twice would give two rows with one key."""
-    metrics = [_build("metric", entry, f"metrics[{i}]") for i, entry in enumerate(entries)]
-    names = [m.name for m in metrics]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ConfigError(f"metrics[{i}]: {name!r} is listed twice; its rows would share one key")
-    return metrics
+    """Every metric built; a metric listed again gets rows of its own (``deletion#2``, from the evaluator)."""
+    return [_build("metric", entry, f"metrics[{i}]") for i, entry in enumerate(entries)]
 
 
 def _build(kind: str, spec: Any, where: str) -> Any:

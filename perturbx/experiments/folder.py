@@ -147,7 +147,7 @@ def explain_folder(
         from perturbx import models
 
         if isinstance(model, str):
-            model = ModelAdapter(models.load(model, device=pick_device(device)), output=output)
+            model = ModelAdapter(models.load(model, device=pick_device(device)), output=output, progress=False)
         adapter = as_adapter(model)
         results = ([explain_image(explainer, adapter, path, target, size)] for path in todo)
     with tqdm(total=len(todo), disable=not progress, desc="images", unit="image") as bar:

@@ -49,11 +49,14 @@ def run(
 
     Everything is validated (config, dataset, labels and masks the target and metrics need, the engine)
     before the model is loaded; a finished pair is never computed again, so ``resume=True`` after an
-    interruption gives the same table as an uninterrupted run. ``engine`` overrides the config's
-    ``engine:`` block (``{"kind": "ray", "workers": 2}``); the table does not depend on it.
+    interruption gives the same table as an uninterrupted run. ``engine`` overrides fields of the
+    config's ``engine:`` block (``{"kind": "ray", "workers": 2}``); the table does not depend on it.
     """
     experiment = load_experiment(config)
-    spec = experiment.spec.engine if engine is None else EngineSpec.model_validate(engine)
+    spec = experiment.spec.engine
+    if engine is not None:  # the given fields replace the YAML's, the others stay
+        given = engine.model_dump(exclude_unset=True) if isinstance(engine, EngineSpec) else engine
+        spec = EngineSpec.model_validate({**spec.model_dump(exclude_unset=True), **given})
     dataset = experiment.spec.dataset.open(experiment.root)
     _check(experiment, dataset)
     if spec.kind == "local":
@@ -117,7 +120,7 @@ def _execute(spec: EngineSpec, experiment: Experiment, dataset: Dataset, device:
         from perturbx.engines.ray_engine import run_ray
 
         return run_ray(spec, experiment.data, str(experiment.root), None if device is None else str(device), units)
-    worker = Worker(experiment, dataset, device)
+    worker = Worker(experiment, dataset, device, spec.batch_size)
     return (worker.run(unit) for unit in units)
 
 

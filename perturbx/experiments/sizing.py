@@ -56,7 +56,8 @@ def size(experiment: Experiment, device: torch.device) -> Sizing:
     item = dataset.item(0)
     spec = experiment.spec
     model = spec.model.load(device)
-    adapter = ModelAdapter(model, output=spec.output, precision=spec.precision)
+    adapter = ModelAdapter(model, output=spec.output, precision=spec.precision, batch_size=spec.engine.batch_size,
+                           progress=False)
     counted = [0]
 
     def count(_module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:

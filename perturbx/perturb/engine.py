@@ -12,37 +12,41 @@ from perturbx.models.adapter import ModelAdapter
 from perturbx.perturb.blend import blend
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
-from perturbx.substrates.base import Substrate
+from perturbx.substrates.base import Fill
 from perturbx.targets import ScoreFn
 
 
 @dataclass
 class Job:
-    """Everything needed to perturb and score one image."""
+    """One partition of one view of one image: what the model sees, its features, the design and the fill."""
 
     image: torch.Tensor
     segmentation: Segmentation
     coalitions: Coalitions
-    substrate: Substrate
-    fill: torch.Tensor | None
-    score: ScoreFn
-    accumulator: Accumulator
-    generator: torch.Generator
+    fill: Fill
+    view: int = 0
 
 
-def run(job: Job, adapter: ModelAdapter, batch_size: int, bar: tqdm | None = None) -> int:
-    """Feed every coalition through the model in chunks; return the number of model queries."""
+def run(
+    job: Job, accumulator: Accumulator, adapter: ModelAdapter, score: ScoreFn, batch_size: int, bar: tqdm | None = None
+) -> int:
+    """Feed every coalition of ``job`` through the model in chunks into ``accumulator``; return the queries.
+
+    ``bar`` counts queries; each job adds its own to the bar's total as it starts.
+    """
     device = adapter.device
     z_all = job.coalitions.z
     total = z_all.shape[0]
+    if bar is not None:
+        bar.total = (bar.total or 0) + total
+        bar.refresh()
     with torch.inference_mode():
         for start in range(0, total, batch_size):
             index = torch.arange(start, min(start + batch_size, total))
             z = z_all[index].to(device, non_blocking=True)
             keep = job.segmentation.keep_masks(z, index)
-            fill = job.fill if job.fill is not None else job.substrate.fill(job.image, keep, job.generator)
-            scores = job.score(adapter.forward(blend(job.image, fill, keep)))
-            job.accumulator.update(z, keep, scores)
+            scores = score(adapter.forward(blend(job.image, job.fill(keep), keep)))
+            accumulator.update(z, keep, scores)
             if bar is not None:
                 bar.update(len(index))
     return total
