@@ -66,7 +66,7 @@ def rise(masks: int) -> px.Pipeline:
 def pipeline_rate(model: torch.nn.Module, device: str, precision: str, masks: int, plan: tuple[int, bool]) -> float:
     """Masked images per second of one RISE explanation at the bare forward's best plan (after a warm-up)."""
     adapter = px.ModelAdapter(model, mean=IMAGENET[0], std=IMAGENET[1], precision=precision, batch_size=plan[0],
-                              channels_last=plan[1])
+                              channels_last=plan[1], progress=False)
     x = px.data.image("chelsea")
     rise(min(masks, 64)).explain(adapter, x)
     sync(device)
