@@ -88,8 +88,8 @@ class MaxBoxAccuracy(_BoxMetric):
     maps, an image is correct when the box around the largest connected region with map ≥ τ has IoU
     ≥ ``iou`` with a ground-truth box. τ is chosen to maximise the share of correct images among the
     images scored together (everything given to ``px.evaluate`` at once), so the mean of the rows is
-    MaxBoxAcc; the chosen τ is in ``threshold``. Scored one image at a time (experiments), that is
-    each image's own best, an upper bound: MaxBoxAcc is then the maximum of the mean of the per-image
+    MaxBoxAcc; the chosen τ is in ``threshold``. Scored in parts (experiments score chunks), that is
+    each part's own best, an upper bound: MaxBoxAcc is then the maximum of the mean of the per-image
     curves (correct or not at each τ, in ``curve``), see :func:`max_box_accuracy_of`. A fixed
     ``threshold`` scores every image at that τ instead (BoxAcc(τ))."""
 
