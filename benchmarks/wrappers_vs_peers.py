@@ -113,8 +113,9 @@ def main() -> None:
         with cls(model=model, target_layers=[layer]) as cam:
             return cam(input_tensor=images.to(device), targets=[ClassifierOutputTarget(c) for c in classes])
 
-    def ours(spec: dict, images: torch.Tensor, key: str = "maps") -> np.ndarray:
-        exp = px.build("explainer", spec).explain(adapter, images, classes[: len(images)])
+    def ours(spec: dict, images: torch.Tensor, key: str = "maps", batch_size: int | None = None) -> np.ndarray:
+        explainer = px.build("explainer", spec)
+        exp = explainer.explain(adapter, images, classes[: len(images)], batch_size=batch_size, progress=False)
         out = exp.maps[:, 0] if key == "maps" else exp.meta[key]
         return out.numpy()
 
@@ -123,15 +124,15 @@ def main() -> None:
                     args.repeats, sync, warmup=True)]
     if "scorecam" in args.only:
         xs = x[: args.scorecam_images]
-        rows.append(compare("scorecam", lambda: ours({"name": "scorecam", "batch_size": 16}, xs),
+        rows.append(compare("scorecam", lambda: ours({"name": "scorecam"}, xs, batch_size=16),
                             lambda: peer_cam(PeerScoreCAM, xs), args.scorecam_repeats, sync, warmup=False))
     if "integrated_gradients" in args.only:
         size = args.batch_size or (16 if device == "cpu" else 128)
         ig = CaptumIG(model)
-        spec = {"name": "integrated_gradients", "steps": args.steps, "baseline": "zeros", "batch_size": size}
+        spec = {"name": "integrated_gradients", "steps": args.steps, "baseline": "zeros"}
         rows.append(compare(
             "integrated_gradients",
-            lambda: ours(spec, x, "attributions"),
+            lambda: ours(spec, x, "attributions", size),
             lambda: ig.attribute(x.to(device), baselines=0.0, target=classes, n_steps=args.steps,
                                  internal_batch_size=size).detach().cpu().numpy(),
             args.repeats, sync, warmup=False))
@@ -140,15 +141,14 @@ def main() -> None:
         dl = CaptumDeepLift(model)
         rows.append(compare(
             "deeplift",
-            lambda: ours({"name": "deeplift", "baseline": "zeros", "batch_size": len(x)}, x, "attributions"),
+            lambda: ours({"name": "deeplift", "baseline": "zeros"}, x, "attributions", len(x)),
             lambda: dl.attribute(x.to(device), baselines=torch.zeros_like(x).to(device),
                                  target=classes).detach().cpu().numpy(),
             args.repeats, sync, warmup=False))
     if "gradient_shap" in args.only:
         refs = torch.rand(4, *x.shape[1:], generator=torch.Generator().manual_seed(1))
         size = args.batch_size or (16 if device == "cpu" else 128)
-        spec = {"name": "gradient_shap", "baselines": refs, "n_samples": args.shap_samples, "sigma": 0.1,
-                "batch_size": size}
+        spec = {"name": "gradient_shap", "baselines": refs, "n_samples": args.shap_samples, "sigma": 0.1}
         draws = px.build("explainer", spec).draws(len(refs), x.shape[1:])
         gs = CaptumGradientShap(model)
 
@@ -157,7 +157,7 @@ def main() -> None:
                 return gs.attribute(x.to(device), baselines=refs.to(device), target=classes,
                                     n_samples=args.shap_samples, stdevs=0.1).detach().cpu().numpy()
 
-        rows.append(compare("gradient_shap", lambda: ours(spec, x, "attributions"), theirs_gs, args.repeats, sync,
+        rows.append(compare("gradient_shap", lambda: ours(spec, x, "attributions", size), theirs_gs, args.repeats, sync,
                             warmup=False))
     if "shapleycam" in args.only:
         probs = px.ModelAdapter(model, output="probability")

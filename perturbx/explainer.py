@@ -7,6 +7,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from perturbx.errors import PerturbxError
 from perturbx.explanation import Explanation
 from perturbx.images import check_images
 from perturbx.models.adapter import ModelAdapter, as_adapter
@@ -23,6 +24,7 @@ class Explainer(Component):
     """
 
     kind: ClassVar[str] = "explainer"
+    class_targets_only: ClassVar[str] = ""  # why, for methods that need class indices rather than callables
 
     @property
     def method(self) -> str:
@@ -42,6 +44,9 @@ class Explainer(Component):
         class). ``batch_size`` (images per model call) and ``progress`` override the adapter's for this call."""
         x = check_images(x)
         check_target(target, x.shape[0])
+        if self.class_targets_only and (callable(target) or (isinstance(target, list | tuple)
+                                                             and any(callable(t) for t in target))):
+            raise PerturbxError(f"target: {self.name} needs class indices ({self.class_targets_only})")
         adapter = as_adapter(model)
         with adapter.options(batch_size=batch_size, progress=progress):
             self.check(adapter, x)

@@ -77,15 +77,6 @@ def test_maps_do_not_depend_on_batch_size(tiny_cnn: torch.nn.Module, images: tor
         torch.testing.assert_close(other, maps[0], atol=1e-6, rtol=1e-5)
 
 
-def test_each_image_map_is_independent_of_the_batch(tiny_cnn: torch.nn.Module, images: torch.Tensor) -> None:
-    both = rise(n_samples=40).explain(tiny_cnn, images, target=[1, 3])
-    first = rise(n_samples=40).explain(tiny_cnn, images[:1], target=1)
-    second = rise(n_samples=40).explain(tiny_cnn, images[1:], target=3)
-    torch.testing.assert_close(both.maps[:1], first.maps, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(both.maps[1:], second.maps, atol=1e-6, rtol=1e-5)
-    assert both.targets.tolist() == [1, 3]
-
-
 def test_target_forms_agree(tiny_cnn: torch.nn.Module, images: torch.Tensor) -> None:
     pipe = rise(n_samples=30)
     by_int = pipe.explain(tiny_cnn, images, target=2).maps

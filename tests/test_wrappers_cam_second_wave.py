@@ -56,7 +56,7 @@ def test_finercam_matches_pytorch_grad_cam() -> None:
 
 def test_finercam_needs_class_targets_and_enough_classes() -> None:
     model, x = small_cnn(classes=3), images(1)
-    with pytest.raises(PerturbxError, match="target: Finer-CAM needs class indices"):
+    with pytest.raises(PerturbxError, match="target: finercam needs class indices"):
         px.build("explainer", "finercam").explain(logits(model), x, lambda out: out[:, 0])
     with pytest.raises(PerturbxError, match="n_similar: the model has 3 classes"):
         px.build("explainer", {"name": "finercam", "layers": "5"}).explain(logits(model), x, 0)

@@ -37,14 +37,6 @@ def test_guided_gradcam_is_guided_backprop_times_gradcam() -> None:
     assert torch.allclose(exp.maps, minmax(minmax(gb) * cam), atol=1e-5)
 
 
-def test_each_image_gets_its_own_map() -> None:
-    model, x = small_cnn(), images(3)
-    explainer = px.build("explainer", {"name": "combined", "gradient": "saliency", "cam": "gradcam++"})
-    batch = explainer.explain(logits(model), x, [1, 4, 2]).maps
-    for b, c in enumerate([1, 4, 2]):
-        assert torch.allclose(batch[b], explainer.explain(logits(model), x[b : b + 1], c).maps[0], atol=1e-5)
-
-
 @pytest.mark.parametrize("config,name", [("gradcam.yaml", "gradcam"),
                                           ("integrated_gradients.yaml", "integrated_gradients")])
 def test_yaml_configs_build(config: str, name: str) -> None:

@@ -137,16 +137,6 @@ def test_summation_to_delta_for_every_rescaled_activation(activation: type) -> N
     assert torch.allclose(shap.sum(dim=(1, 2, 3)), target_scores(model, x, classes) - mean_ref, atol=1e-10)
 
 
-@pytest.mark.parametrize("spec", [{"name": "deeplift_shap"}, {"name": "gradient_shap", "sigma": 0.05}])
-def test_each_image_gets_its_own_map(spec: dict) -> None:
-    model, x = small_cnn(), images(3)
-    refs = images(3, seed=7)
-    batch = explain({**spec, "baselines": refs, "batch_size": 4}, model, x)
-    for b in range(3):
-        alone = explain({**spec, "baselines": refs, "batch_size": 2}, model, x[b : b + 1], CLASSES[b : b + 1])
-        assert torch.allclose(batch[b : b + 1], alone, atol=1e-6)
-
-
 def test_bad_baseline_sets_fail_before_any_query() -> None:
     model, x = small_cnn(), images(2)
     calls = []

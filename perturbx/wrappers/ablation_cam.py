@@ -17,9 +17,7 @@ from perturbx.wrappers.scoring import row_scores
 @register("ablationcam", paper="Desai & Ramaswamy 2020, Ablation-CAM (WACV)")
 class AblationCAM(CamExplainer):
     """Weight of channel k = (y − y_k) / y, where y_k is the score with channel k of the layer's
-    output set to ``ablation_value``; ``batch_size`` ablated copies of one image per model call."""
-
-    batch_size: int = Field(32, ge=1, description="ablated copies per model call")
+    output set to ``ablation_value``; the adapter's batch size of ablated copies per model call."""
     ablation_value: float = Field(0.0, description="value written into the ablated channel")
 
     uses_gradients: ClassVar[bool] = False
@@ -29,6 +27,7 @@ class AblationCAM(CamExplainer):
         n_channels = acts.shape[1]
         ablated = torch.empty(acts.shape[:2], device=acts.device)
         channels = torch.empty(0, dtype=torch.long)
+        step = ctx.adapter.plan(tuple(ctx.x.shape[1:]))[0]
 
         def ablate(out: torch.Tensor) -> torch.Tensor:
             out = out.clone()
@@ -38,8 +37,8 @@ class AblationCAM(CamExplainer):
 
         with torch.inference_mode(), replacing(layer.module, ablate):
             for b, image in enumerate(ctx.x):
-                for start in range(0, n_channels, self.batch_size):
-                    channels = torch.arange(start, min(start + self.batch_size, n_channels))
+                for start in range(0, n_channels, step):
+                    channels = torch.arange(start, min(start + step, n_channels))
                     batch = image[None].expand(len(channels), *image.shape)
                     ablated[b, channels] = row_scores(ctx.adapter.forward(batch), [ctx.targets.fns[b]] * len(channels))
                     ctx.n_queries += len(channels)

@@ -7,10 +7,8 @@ from pydantic import Field
 from torch import nn
 
 from perturbx.errors import PerturbxError
-from perturbx.explanation import Explanation
 from perturbx.models.adapter import ModelAdapter, as_adapter
 from perturbx.registry import register
-from perturbx.targets import TargetSpec
 from perturbx.wrappers.cam_base import CamContext, CamExplainer
 from perturbx.wrappers.layers import Layer, core
 
@@ -23,11 +21,7 @@ class CAM(CamExplainer):
     classifier: str | nn.Module | None = Field(None, description="the final linear layer; None: the last nn.Linear")
 
     uses_gradients = False
-
-    def explain(self, model: nn.Module | ModelAdapter, x: torch.Tensor, target: TargetSpec = None) -> Explanation:
-        if callable(target) or (isinstance(target, list | tuple) and any(callable(t) for t in target)):
-            raise PerturbxError("target: CAM needs class indices (it reads the classifier's weight rows)")
-        return super().explain(model, x, target)
+    class_targets_only = "it reads the classifier's weight rows"
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         super().check(adapter, x)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from pydantic import Field
 
 from perturbx.errors import PerturbxError
-from perturbx.explanation import Explanation
-from perturbx.models.adapter import ModelAdapter
 from perturbx.registry import register
-from perturbx.targets import Targets, TargetSpec
+from perturbx.targets import Targets
 from perturbx.wrappers.gradcam import GradCAM
 
 
@@ -24,12 +20,7 @@ class FinerCAM(GradCAM):
     n_similar: int = Field(3, ge=1, description="how many most similar classes to compare against")
     alpha: float = Field(1.0, ge=0, description="strength of the comparison (0: plain Grad-CAM)")
 
-    def explain(
-        self, model: torch.nn.Module | ModelAdapter, x: torch.Tensor, target: TargetSpec = None, **options: Any
-    ) -> Explanation:
-        if callable(target) or (isinstance(target, list | tuple) and any(callable(t) for t in target)):
-            raise PerturbxError("target: Finer-CAM needs class indices (it compares the class with its neighbours)")
-        return super().explain(model, x, target, **options)
+    class_targets_only = "it compares the class with its most similar classes"
 
     def target_scores(self, outputs: torch.Tensor, targets: Targets) -> torch.Tensor:
         if outputs.shape[1] <= self.n_similar:

@@ -97,7 +97,6 @@ class GradientExplainer(Explainer):
     """
 
     reduce: Reduce = Field("sum", description="channel reduction: sum (signed), abs_sum, abs_max or max")
-    batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
     create_graph: bool = Field(False, description="differentiable maps (for training with attribution losses)")
 
     not_differentiable: ClassVar[str] = ""  # why a method cannot give differentiable maps, when it cannot
@@ -112,7 +111,7 @@ class GradientExplainer(Explainer):
         raise NotImplementedError
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
-        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
+        size = adapter.plan(tuple(x.shape[1:]))[0]
         run = GradientRun(adapter, x.to(adapter.device), max(1, size), create_graph=self.create_graph)
         with torch.set_grad_enabled(self.create_graph or torch.is_grad_enabled()):
             attributions = self.attributions(run, target)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from contextlib import ExitStack
-from typing import Literal
 
 import torch
 from pydantic import Field
@@ -32,7 +31,6 @@ class IIA(Explainer):
 
     layers: LayersSpec = Field(None, description="one or two split layers (shallow first); None: the CAM default")
     steps: int = Field(10, ge=1, description="points per path")
-    batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         if len(resolve_layers(adapter.model, self.layers)) > 2:
@@ -40,7 +38,7 @@ class IIA(Explainer):
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
         layers = resolve_layers(adapter.model, self.layers)
-        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
+        size = adapter.plan(tuple(x.shape[1:]))[0]
         x = x.to(adapter.device)
         targets = resolve_targets(target, adapter(x))
         alphas = torch.arange(1, self.steps + 1, dtype=x.dtype, device=x.device) / self.steps

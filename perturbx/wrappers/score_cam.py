@@ -6,7 +6,6 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
 from perturbx.registry import register
 from perturbx.wrappers.cam_base import CamContext, CamExplainer
@@ -17,10 +16,8 @@ from perturbx.wrappers.scoring import row_scores
 @register("scorecam", paper="Wang et al. 2020, Score-CAM (CVPR workshops)")
 class ScoreCAM(CamExplainer):
     """Each channel, upsampled (bilinear, corners aligned) and min-max scaled, masks the image; the
-    softmax over channels of the target scores weighs the channels. Channels are processed
-    ``batch_size`` at a time per image, so only that many masked images exist at once."""
-
-    batch_size: int = Field(16, ge=1, description="masked images per model call")
+    softmax over channels of the target scores weighs the channels. Channels are processed the
+    adapter's batch size at a time per image, so only that many masked images exist at once."""
 
     uses_gradients: ClassVar[bool] = False
     not_differentiable: ClassVar[str] = "channel weights come from masked forward passes under inference mode"
@@ -28,11 +25,12 @@ class ScoreCAM(CamExplainer):
     def cam(self, ctx: CamContext, layer: Layer, acts: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
         size = tuple(ctx.x.shape[-2:])
         weights = torch.empty(acts.shape[:2], device=acts.device)
+        step = ctx.adapter.plan(tuple(ctx.x.shape[1:]))[0]
         with torch.inference_mode():
             for b, image in enumerate(ctx.x):
                 fn = ctx.targets.fns[b]
-                for start in range(0, acts.shape[1], self.batch_size):
-                    chunk = acts[b, start : start + self.batch_size][None]
+                for start in range(0, acts.shape[1], step):
+                    chunk = acts[b, start : start + step][None]
                     masks = F.interpolate(chunk, size=size, mode="bilinear", align_corners=True)[0]
                     flat = masks.flatten(1)
                     lo, hi = flat.min(dim=1).values, flat.max(dim=1).values

@@ -4,7 +4,6 @@ scaled attention, keep clamp(∂y/∂A ⊙ A, 0) per block, and roll the blocks 
 from __future__ import annotations
 
 import itertools
-from typing import Literal
 
 import torch
 from pydantic import Field
@@ -26,13 +25,12 @@ class ViTIIA(Explainer):
     over blocks, class-token row over the patches), resized and min-max normalised."""
 
     steps: int = Field(5, ge=1, description="points per path")
-    batch_size: int | Literal["auto"] = Field("auto", description="path points per model call, or the adapter's plan")
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         attention_modules(adapter.model)
 
     def attribute(self, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec) -> Explanation:
-        size = self.batch_size if isinstance(self.batch_size, int) else adapter.plan(tuple(x.shape[1:]))[0]
+        size = adapter.plan(tuple(x.shape[1:]))[0]
         x = x.to(adapter.device)
         targets = resolve_targets(target, adapter(x))
         alphas = torch.arange(1, self.steps + 1, dtype=x.dtype, device=x.device) / self.steps
