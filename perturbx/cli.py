@@ -13,19 +13,9 @@ from pydantic import ValidationError
 
 from perturbx import registry
 from perturbx.errors import PerturbxError
+from perturbx.pipelines.config import bundled_configs, find_config
 
-DEFAULT_CONFIG = "configs/default.yaml"
-
-
-def find_config(name: str) -> Path:
-    """A config path as given, else relative to the source checkout the package was installed from."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    beside = Path(__file__).resolve().parents[1] / name
-    if not path.is_absolute() and beside.is_file():
-        return beside
-    raise PerturbxError(f"--config: no such file {name!r}")
+DEFAULT_CONFIG = "default"
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -46,7 +36,7 @@ def explain(args: argparse.Namespace) -> int:
     from perturbx import data, models, viz
     from perturbx.pipelines.config import load_config
 
-    config = load_config(find_config(args.config))
+    config = load_config(find_config(args.config, what="--config"))
     explainer = config.build()
     overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
     for field, value in overrides.items():
@@ -90,7 +80,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """``perturbx evaluate``: run (or resume, or dry-run) an experiment YAML and print its summary."""
     from perturbx.experiments import load_experiment, runner, summary
 
-    config = find_config(args.config)
+    config = find_config(args.config, "experiments", what="--config")
     if args.dry_run:
         experiment = load_experiment(config)
         print(runner.describe(experiment), end="")
@@ -115,7 +105,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def list_components(args: argparse.Namespace) -> int:
-    """``perturbx list``: every registered component with its paper, parameters and defaults."""
+    """``perturbx list``: every registered component with its paper, parameters and defaults, or the configs."""
+    if args.kind == "configs":
+        print("configs (perturbx explain --config NAME):")
+        for name in bundled_configs():
+            print(f"  {name}")
+        print("experiments (perturbx evaluate --config NAME):")
+        for name in bundled_configs("experiments"):
+            print(f"  {name}")
+        return 0
     for kind, entries in registry.catalogue(args.kind).items():
         print(f"{kind}s:")
         for name, cls in entries.items():
@@ -137,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
     sub = root.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("explain", help="explain a photo and write a PNG")
-    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
+    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"bundled config name or YAML file (default {DEFAULT_CONFIG})")
     ex.add_argument("--image", default="chelsea", help="image path or bundled name (default chelsea)")
     ex.add_argument("--model", help="model name (default: the config's, efficientnet_lite0)")
     ex.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
@@ -148,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.set_defaults(run=explain)
     ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
-    ev.add_argument("--config", required=True, help="experiment YAML (e.g. configs/experiments/compare_methods.yaml)")
+    ev.add_argument("--config", required=True, help="bundled experiment name or YAML file (e.g. compare_methods)")
     ev.add_argument("--out", help="output folder (default runs/<config name>)")
     ev.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     ev.add_argument("--overwrite", action="store_true", help="discard the results already in --out")
@@ -157,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(run=evaluate)
     ls = sub.add_parser("list", help="list registered components with their parameters and defaults")
-    ls.add_argument("kind", nargs="?", choices=registry.KINDS, help="only this kind")
+    ls.add_argument("kind", nargs="?", choices=(*registry.KINDS, "configs"), help="only this kind, or the bundled configs")
     ls.set_defaults(run=list_components)
     return root
 

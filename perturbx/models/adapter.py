@@ -178,6 +178,6 @@ class ModelAdapter:
         return choice
 
 
-def as_adapter(model: nn.Module | ModelAdapter) -> ModelAdapter:
-    """Accept a bare module (treated as taking [0,1] images) or an adapter."""
-    return model if isinstance(model, ModelAdapter) else ModelAdapter(model)
+def as_adapter(model: nn.Module | ModelAdapter, output: OutputMode = "probability") -> ModelAdapter:
+    """Accept a bare module (treated as taking [0,1] images, scored in ``output`` mode) or an adapter."""
+    return model if isinstance(model, ModelAdapter) else ModelAdapter(model, output=output)
