@@ -4,6 +4,7 @@ declared in YAML; ``list`` the components."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,16 +20,51 @@ DEFAULT_CONFIG = "default"
 
 
 def pick_device(name: str | None) -> torch.device:
-    """Validate ``--device`` before any work."""
+    """Validate ``--device`` before any work: ``cpu``, an available ``cuda[:N]`` or ``mps``."""
     if name is None:
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise PerturbxError(f"--device: unknown device {name!r} (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PerturbxError(f"--device: {name!r} requested but CUDA is not available on this machine")
+    except (RuntimeError, ValueError):
+        raise PerturbxError(f"--device: unknown device {name!r} (use cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PerturbxError(f"--device: {name!r} requested but CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise PerturbxError(f"--device: {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise PerturbxError(f"--device: {name!r} requested but MPS is not available on this machine")
+    elif device.type != "cpu":
+        raise PerturbxError(f"--device: {name!r} cannot run a model here (use cpu, cuda, cuda:N or mps)")
     return device
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def check_out_file(name: str) -> Path:
+    """Validate ``--out`` (a figure to write) before any work: a writable place, a known image suffix."""
+    path = Path(name)
+    if not name or path.is_dir():
+        raise PerturbxError(f"--out: {name!r} is a directory; give a file name such as explanation.png")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PerturbxError(f"--out: {name!r} needs one of the suffixes {', '.join(IMAGE_SUFFIXES)}")
+    writable_folder("--out", path.parent)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PerturbxError(f"--out: {name!r} exists and is not writable")
+    return path
+
+
+def writable_folder(flag: str, folder: Path) -> None:
+    """Refuse a folder that is a file, lies below a file, or cannot be created or written."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PerturbxError(f"{flag}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PerturbxError(f"{flag}: cannot write in {str(existing)!r} (permission denied)")
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -36,9 +72,17 @@ def explain(args: argparse.Namespace) -> int:
     from perturbx import data, models, viz
     from perturbx.pipelines.config import load_config
 
+    out = check_out_file(args.out)
+    device = pick_device(args.device)
+    if args.model is not None and not args.model.strip():
+        raise PerturbxError("--model: empty name; give a model such as efficientnet_lite0 or timm:NAME")
+    if args.target is not None and args.target < 0:
+        raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
     config = load_config(find_config(args.config, what="--config"))
     explainer = config.build()
-    overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
+    overrides = {"seed": args.seed, "n_samples": args.n_samples}
+    if args.quiet and "progress" in type(explainer).model_fields:  # explainers without a bar have nothing to hush
+        overrides["progress"] = False
     for field, value in overrides.items():
         if value is None:
             continue
@@ -49,13 +93,11 @@ def explain(args: argparse.Namespace) -> int:
             setattr(explainer, field, value)
         except ValidationError as err:
             raise PerturbxError(registry.describe_validation(err, flag)) from None
-    device = pick_device(args.device)
-    image = data.image(args.image)
-    if args.target is not None and args.target < 0:
-        raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
-    model = models.load(args.model or config.model, device=device)
-    adapter = models.ModelAdapter(model, output=config.output)
-    probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
+    picture = data.read(args.image)  # a bad image fails here, before the model loads
+    model = models.load(args.model if args.model is not None else config.model, device=device)
+    image = data.image(picture, size=getattr(model, "input_size", 224))
+    adapter = models.ModelAdapter(model, output=config.output, quiet=args.quiet)
+    probabilities = models.ModelAdapter(model, quiet=True)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():
         raise PerturbxError(
@@ -72,7 +114,7 @@ def explain(args: argparse.Namespace) -> int:
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
     fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries")
-    print(f"wrote {viz.save(fig, args.out)}")
+    print(f"wrote {viz.save(fig, out)}")
     return 0
 
 
@@ -84,23 +126,35 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.dry_run:
         experiment = load_experiment(config)
         print(runner.describe(experiment), end="")
-        print(f"{len(experiment.explainers)} explainers x {len(experiment.metrics)} metrics; config hash "
-              f"{experiment.hash}")
+        print(
+            f"{len(experiment.explainers)} explainers x {len(experiment.metrics)} metrics; config hash "
+            f"{experiment.hash}"
+        )
         return 0
     if args.resume and args.overwrite:
         raise PerturbxError("--resume and --overwrite exclude each other")
     out = Path(args.out) if args.out else Path("runs") / config.stem
+    if out.exists() and not out.is_dir():
+        raise PerturbxError(f"--out: {str(out)!r} is a file; evaluate writes a folder")
+    writable_folder("--out", out)
     try:
-        outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite,
-                             device=pick_device(args.device), progress=not args.quiet)
+        outcome = runner.run(
+            config,
+            out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            device=pick_device(args.device),
+            progress=not args.quiet,
+        )
     except KeyboardInterrupt:
-        print(f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
-              file=sys.stderr)
+        print(
+            f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
+            file=sys.stderr,
+        )
         return 130
     print(summary.format_table(outcome.table))
     print(f"pairs computed: {outcome.computed}, already done: {outcome.skipped}")
-    print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'}, {out / 'curves.png'} (results in "
-          f"{out / runner.DATABASE})")
+    print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'}, {out / 'curves.png'} (results in {out / runner.DATABASE})")
     return 0
 
 
@@ -135,15 +189,15 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
     sub = root.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("explain", help="explain a photo and write a PNG")
-    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"bundled config name or YAML file (default {DEFAULT_CONFIG})")
+    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"bundled config or YAML file (default {DEFAULT_CONFIG})")
     ex.add_argument("--image", default="chelsea", help="image path or bundled name (default chelsea)")
     ex.add_argument("--model", help="model name (default: the config's, efficientnet_lite0)")
     ex.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
     ex.add_argument("--out", default="explanation.png", help="PNG to write (default explanation.png)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
-    ex.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
-    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.add_argument("--device", help="cpu, cuda, cuda:N or mps (default cpu)")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar and no tuning notice")
     ex.set_defaults(run=explain)
     ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
     ev.add_argument("--config", required=True, help="bundled experiment name or YAML file (e.g. compare_methods)")
@@ -151,13 +205,20 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     ev.add_argument("--overwrite", action="store_true", help="discard the results already in --out")
     ev.add_argument("--dry-run", action="store_true", help="print the expanded explainers and stop")
-    ev.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    ev.add_argument("--device", help="cpu, cuda, cuda:N or mps (default cpu)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(run=evaluate)
     ls = sub.add_parser("list", help="list registered components with their parameters and defaults")
-    ls.add_argument("kind", nargs="?", choices=(*registry.KINDS, "configs"), help="only this kind, or the bundled configs")
+    kinds = (*registry.KINDS, "configs")
+    ls.add_argument("kind", nargs="?", choices=kinds, help="only this kind, or the bundled configs")
     ls.set_defaults(run=list_components)
     return root
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """An error message as one line of at most ``limit`` characters."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except PerturbxError as err:
-        print(f"perturbx: error: {err}", file=sys.stderr)
+        print(f"perturbx: error: {one_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output folder that vanished, filled up or turned read-only during the run
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"perturbx: error: {one_line(f'{err.strerror or err}{where}')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perturbx: interrupted", file=sys.stderr)

@@ -13,7 +13,7 @@ from perturbx.explanation import Explanation
 from perturbx.images import check_images
 from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
 from perturbx.registry import Component
-from perturbx.targets import TargetSpec, check_target
+from perturbx.targets import TargetSpec, check_target, required_outputs
 
 
 class Explainer(Component):
@@ -44,6 +44,7 @@ class Explainer(Component):
         adapter = as_adapter(model, output=self._output)
         self.check(adapter, x)
         with adapter.session():
+            adapter.require_outputs(required_outputs(target))
             return self.attribute(adapter, x, target)
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Literal
 
@@ -27,9 +27,12 @@ class ModelAdapter:
     """Wrap any classifier so that explainers can feed it un-normalised images in [0,1].
 
     ``mean``/``std`` normalise inputs inside the adapter; ``output`` picks probability, logit or
-    log-probability scores. With ``batch_size="auto"`` the batch size and (unless ``channels_last``
-    is fixed) the memory format are measured once per model, input shape and machine, and cached.
-    Inside :meth:`session` the model is in eval mode; on exit its state is restored exactly.
+    log-probability scores. Inputs are cast to the model's floating-point type and outputs read from a tensor,
+    a tuple (its first item) or a mapping with ``logits`` (Hugging Face style). With ``batch_size="auto"`` the
+    batch size is measured once per model, input shape and machine among the sizes that give bit-identical
+    scores, and cached (``tune=False`` or ``PERTURBX_TUNING=off`` skips the timing, with the same scores).
+    Conv models run channels-last unless ``channels_last=False``. Inside :meth:`session` the model is in eval
+    mode; on exit its state is restored exactly.
     """
 
     def __init__(
@@ -40,26 +43,35 @@ class ModelAdapter:
         output: OutputMode = "probability",
         batch_size: int | Literal["auto"] = "auto",
         channels_last: bool | Literal["auto"] = "auto",
+        tune: bool = True,
+        quiet: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise PerturbxError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         if output not in _OUTPUTS:
             raise unknown_choice("output mode", str(output), _OUTPUTS)
-        if batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise PerturbxError(f"batch_size: expected a positive int or 'auto', got {batch_size!r}")
+        if channels_last not in (True, False, "auto"):
+            raise PerturbxError(f"channels_last: expected True, False or 'auto', got {channels_last!r}")
         if (mean is None) != (std is None):
             raise PerturbxError("mean and std: give both or neither")
-        if std is not None and any(s <= 0 for s in std):
+        if mean is not None and len(mean) != len(std):
+            raise PerturbxError(f"mean and std: expected the same length, got {len(mean)} and {len(std)}")
+        if std is not None and any(not s > 0 for s in std):
             raise PerturbxError(f"std: every value must be positive, got {list(std)}")
         self.model = model
         self.output = output
         self.batch_size = batch_size
         self.channels_last = channels_last
+        self.tune = tune
+        self.quiet = quiet
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-        self._tuned: dict[tuple[int, ...], tuple[int, bool]] = {}
+        self._tuned: dict[tuple[int, ...], int] = {}
         self._active_format: bool | None = None
         self._open = False
+        self._required_outputs = 0
 
     def __repr__(self) -> str:
         return (
@@ -73,13 +85,18 @@ class ModelAdapter:
         return model_device(self.model)
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type of the model's parameters (float32 for a model without any)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+
+    @property
     def categories(self) -> list[str] | None:
         """Class names, when the wrapped model carries them (bundled models do)."""
         return getattr(self.model, "categories", None)
 
     @contextmanager
     def session(self, shape: tuple[int, int, int] | None = None) -> Iterator[ModelAdapter]:
-        """Eval mode and the tuned memory format for the block; the model is restored on exit."""
+        """Eval mode and the planned memory format for the block; the model is restored on exit."""
         if self._open:
             if shape is not None:
                 self.plan(shape)
@@ -94,6 +111,12 @@ class ModelAdapter:
             finally:
                 self._open = False
                 self._active_format = None
+                self._required_outputs = 0
+
+    def require_outputs(self, n: int) -> None:
+        """Within this session, refuse a model with fewer than ``n`` outputs at its first call (before tuning
+        spends any further calls): a class target ``k`` needs ``k + 1`` outputs."""
+        self._required_outputs = n
 
     def plan(self, shape: tuple[int, int, int], batch_size: int | None = None) -> tuple[int, bool]:
         """Batch size and memory format for inputs of ``shape``: ``batch_size`` (or the adapter's own)
@@ -101,34 +124,68 @@ class ModelAdapter:
         :meth:`session`, which restores it."""
         if not self._open:
             raise RuntimeError("ModelAdapter.plan() runs inside adapter.session()")
-        key = (*shape, batch_size or 0)
-        if key not in self._tuned:
-            self._tuned[key] = self._choose(shape, batch_size)
-        size, channels_last = self._tuned[key]
+        channels_last = self._channels_last()
         self._set_format(channels_last)
-        return size, channels_last
+        requested = batch_size or (self.batch_size if self.batch_size != "auto" else None)
+        if requested:
+            return requested, channels_last
+        if shape not in self._tuned:
+            self._tuned[shape] = self._choose(shape, channels_last)
+        return self._tuned[shape], channels_last
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the model's own input normalisation to images in [0,1]."""
         if self.mean is None:
             return x
+        if self.mean.shape[1] not in (1, x.shape[1]):
+            raise PerturbxError(f"mean and std: {self.mean.shape[1]} values for images with {x.shape[1]} channels")
         return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores in the chosen output mode, differentiable (gradient explainers use this)."""
-        x = self.normalise(x.to(self.device))
+        """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this)."""
+        self._check_channels(x)
+        x = self.normalise(x.to(self.device)).to(self.dtype)
         if self._active_format:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x)
-        if y.dim() != 2:
-            raise PerturbxError(f"model: expected outputs of shape [batch, classes], got {tuple(y.shape)}")
-        return _OUTPUTS[self.output](y.float())
+        y = _scores(self.model(x))
+        if y.shape[-1] < max(self._required_outputs, 2 if self.output != "logit" else 1):
+            self._refuse_outputs(y.shape[-1])
+        y = _OUTPUTS[self.output](y.float())
+        if not torch.isfinite(y.detach()).all():
+            bad = int((~torch.isfinite(y.detach())).any(dim=-1).sum())
+            raise PerturbxError(
+                f"model: its {self.output} scores are NaN or infinite for {bad} of {len(y)} images "
+                "(check the model and its input range); refusing to explain them"
+            )
+        return y
 
     def __call__(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Scores for a batch of any size, under inference mode, in chunks of the planned batch size."""
         with self.session(), torch.inference_mode():
             size, _ = self.plan(tuple(x.shape[1:]), batch_size)
             return torch.cat([self.forward(chunk) for chunk in x.split(size)])
+
+    def _refuse_outputs(self, k: int) -> None:
+        if k < self._required_outputs:
+            raise PerturbxError(
+                f"target: class {self._required_outputs - 1} is out of range for a model with {k} outputs"
+            )
+        raise PerturbxError(
+            f"model: it has a single output, whose {self.output} is the same for every image; "
+            "use ModelAdapter(model, output='logit') or a model with one output per class"
+        )
+
+    def _check_channels(self, x: torch.Tensor) -> None:
+        first = next((m for m in self.model.modules() if isinstance(m, nn.Conv2d)), None)
+        if first is not None and x.dim() == 4 and x.shape[1] != first.in_channels:
+            raise PerturbxError(
+                f"x: the model's first convolution takes {first.in_channels} channels, got images with "
+                f"{x.shape[1]} (repeat a grey channel with x.expand(-1, 3, -1, -1); drop alpha with x[:, :3])"
+            )
+
+    def _channels_last(self) -> bool:
+        has_conv = any(p.dim() == 4 for p in self.model.parameters())
+        return has_conv and self.channels_last is not False
 
     def _set_format(self, channels_last: bool) -> None:
         if self._active_format == channels_last:
@@ -140,42 +197,62 @@ class ModelAdapter:
                     p.data = p.data.contiguous(memory_format=fmt)
         self._active_format = channels_last
 
-    def _choose(self, shape: tuple[int, int, int], batch_size: int | None) -> tuple[int, bool]:
-        has_conv = any(p.dim() == 4 for p in self.model.parameters())
-        fixed_format = None if self.channels_last == "auto" else bool(self.channels_last)
-        requested = batch_size or (self.batch_size if self.batch_size != "auto" else None)
-        if requested:
-            return requested, has_conv and bool(fixed_format)
-        formats = (True, False) if has_conv else (False,)
-        if fixed_format is not None:
-            formats = (fixed_format and has_conv,)
+    def _choose(self, shape: tuple[int, int, int], channels_last: bool) -> int:
+        reference = max(tuning.candidates(self.device))
+        if not (self.tune and tuning.enabled()):
+            return reference
         n_params = sum(p.numel() for p in self.model.parameters())
-        key = "|".join(
-            map(
-                str,
-                (
-                    type(self.model).__qualname__,
-                    n_params,
-                    shape,
-                    self.device,
-                    formats,
-                    torch.get_num_threads(),
-                    torch.__version__,
-                ),
-            )
+        fingerprint = (
+            type(self.model).__qualname__,
+            n_params,
+            self.dtype,
+            shape,
+            self.device,
+            channels_last,
+            torch.get_num_threads(),
+            torch.__version__,
         )
+        key = "|".join(map(str, fingerprint))
         cached = tuning.read_cache(key)
         if cached is not None:
             return cached
 
-        def run(batch: torch.Tensor, channels_last: bool) -> object:
-            self._set_format(channels_last)
+        def run(batch: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
                 return self.forward(batch)
 
-        choice = tuning.search(run, shape, self.device, formats)
-        tuning.write_cache(key, *choice)
+        busy = tuning.machine_busy()
+        self._first_call_checked(shape)
+        tuning.announce(self.quiet)
+        choice = tuning.search(run, shape, self.device)
+        tuning.write_cache(key, choice, busy)
         return choice
+
+    def _first_call_checked(self, shape: tuple[int, int, int]) -> None:
+        """One forward of a single probe image: a wrong channel count or too few outputs fails here, before
+        the timing spends dozens of calls."""
+        with torch.inference_mode():
+            self.forward(torch.full((1, *shape), 0.5, device=self.device))
+
+
+def _scores(out: object) -> torch.Tensor:
+    """The ``[batch, classes]`` tensor inside a model's output: itself, a tuple's first item or ``.logits``."""
+    if isinstance(out, Mapping) and "logits" in out:
+        out = out["logits"]
+    elif not isinstance(out, torch.Tensor) and isinstance(getattr(out, "logits", None), torch.Tensor):
+        out = out.logits
+    elif isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise PerturbxError(
+            f"model: expected a tensor [batch, classes] (or a tuple or mapping holding 'logits'), "
+            f"got {type(out).__name__}"
+        )
+    if out.dim() != 2:
+        raise PerturbxError(f"model: expected outputs of shape [batch, classes], got {tuple(out.shape)}")
+    if not out.is_floating_point():
+        raise PerturbxError(f"model: expected floating-point outputs, got {out.dtype}")
+    return out
 
 
 def as_adapter(model: nn.Module | ModelAdapter, output: OutputMode = "probability") -> ModelAdapter:

@@ -40,7 +40,7 @@ class Pipeline(Explainer):
     attributor: Annotated[Attributor, registry.built("attributor")] = Field(
         default_factory=lambda: registry.build("attributor", "rise")
     )
-    n_samples: int = Field(1000, ge=1, description="coalitions to evaluate per image")
+    n_samples: int = Field(1000, ge=1, le=10**7, description="coalitions to evaluate per image (at most 10^7)")
     seed: int = Field(0, ge=0, description="seed of every random stage")
     batch_size: BatchSize = Field("auto", description="images per model call, or auto-tuned")
     progress: bool = Field(True, description="show a progress bar")
