@@ -4,10 +4,12 @@ declared in YAML; ``list`` the components."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from pydantic import ValidationError
@@ -184,9 +186,31 @@ def list_components(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a close-match suggestion for a misspelt option (``--n-sample`` -> ``--n-samples``)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            options = [o for action in self._get_subparser_actions() for o in action.option_strings]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], options, n=2, cutoff=0.6)
+                if close:
+                    message += f" (did you mean {' or '.join(close)}?)"
+                    break
+        super().error(message)
+
+    def _get_subparser_actions(self) -> list[argparse.Action]:
+        actions = list(self._actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    actions += sub._actions
+        return actions
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``perturbx`` command and its subcommands."""
-    root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
+    root = _Parser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
     sub = root.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("explain", help="explain a photo and write a PNG")
     ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"bundled config or YAML file (default {DEFAULT_CONFIG})")

@@ -83,6 +83,8 @@ def _pil_array(img: Any) -> np.ndarray:
 
 def read(source: str | Path) -> torch.Tensor:
     """A ``[3,H,W]`` image in [0,1] from a file path (any suffix, EXIF orientation applied) or a bundled name."""
+    if not str(source).strip():
+        raise PerturbxError(f"image: empty name; give a file path or one of {', '.join(BUNDLED_IMAGES)}")
     path = Path(source)
     if path.is_file():
         return to_tensor(_decode(path))
@@ -93,7 +95,7 @@ def read(source: str | Path) -> torch.Tensor:
         import skimage.data
 
         return to_tensor(getattr(skimage.data, name)())
-    if path.suffix or len(path.parts) > 1 or not name:
+    if path.suffix or len(path.parts) > 1:
         raise PerturbxError(f"image: no such file {name!r}")
     raise unknown_choice("image", name, BUNDLED_IMAGES)
 

@@ -69,9 +69,10 @@ class FolderSet(_Spec):
         ids = [p.stem for p in files]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"dataset.path: two images share a name stem in {str(folder)!r}")
-        images = [data.image(p, self.size) for p in files]
+        originals = [data.read(p) for p in files]
+        images = [data.image(t, self.size) for t in originals]
         labels = self._labels(folder, ids) if self.labels else None
-        masks = self._masks(folder, ids, images) if self.masks else None
+        masks = self._masks(folder, ids, originals) if self.masks else None
         return Dataset(ids, images, labels, masks)
 
     def _labels(self, folder: Path, ids: list[str]) -> list[int]:
@@ -101,11 +102,11 @@ class FolderSet(_Spec):
         for i, image in zip(ids, images):
             if i not in files:
                 raise ConfigError(f"dataset.masks: no mask for image {i!r} in {str(where)!r}")
-            mask = data.image(files[i], self.size)[:, 0] > 0.5
-            if mask.shape[-2:] != image.shape[-2:]:
+            mask = data.read(files[i])
+            if mask.shape[-2:] != image.shape[-2:]:  # compared before resizing: a resize would hide the mismatch
                 raise ConfigError(f"dataset.masks: the mask of {i!r} is {tuple(mask.shape[-2:])}, the image "
                                   f"{tuple(image.shape[-2:])}")
-            masks.append(mask)
+            masks.append(data.image(mask, self.size)[:, 0] > 0.5)
         return masks
 
 

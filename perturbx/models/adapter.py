@@ -68,7 +68,8 @@ class ModelAdapter:
         self.quiet = quiet
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-        self._tuned: dict[tuple[int, ...], int] = {}
+        self._tuned: dict[tuple[int, ...], tuple[int, tuple[int, ...]]] = {}
+        self._calls: tuple[int, tuple[int, ...]] | None = None  # model batch size and the sizes calls pad to
         self._active_format: bool | None = None
         self._open = False
         self._required_outputs = 0
@@ -112,6 +113,7 @@ class ModelAdapter:
                 self._open = False
                 self._active_format = None
                 self._required_outputs = 0
+                self._calls = None
 
     def require_outputs(self, n: int) -> None:
         """Within this session, refuse a model with fewer than ``n`` outputs at its first call (before tuning
@@ -119,19 +121,23 @@ class ModelAdapter:
         self._required_outputs = n
 
     def plan(self, shape: tuple[int, int, int], batch_size: int | None = None) -> tuple[int, bool]:
-        """Batch size and memory format for inputs of ``shape``: ``batch_size`` (or the adapter's own)
-        when given, else tuned. The format is applied to the model, so this runs only inside
-        :meth:`session`, which restores it."""
+        """Chunk size and memory format for inputs of ``shape``. An adapter with a fixed ``batch_size`` calls
+        the model with chunks as they come; an ``"auto"`` adapter chunks by ``batch_size`` or the device's
+        reference batch, and :meth:`forward` splits every chunk into calls of the tuned size, padded to sizes
+        with bit-identical scores, so no result depends on the timing. The format is applied to the model,
+        so this runs only inside :meth:`session`, which restores it."""
         if not self._open:
             raise RuntimeError("ModelAdapter.plan() runs inside adapter.session()")
         channels_last = self._channels_last()
         self._set_format(channels_last)
-        requested = batch_size or (self.batch_size if self.batch_size != "auto" else None)
-        if requested:
-            return requested, channels_last
+        if self.batch_size != "auto":
+            self._calls = None
+            return batch_size or self.batch_size, channels_last
         if shape not in self._tuned:
+            self._calls = None
             self._tuned[shape] = self._choose(shape, channels_last)
-        return self._tuned[shape], channels_last
+        self._calls = self._tuned[shape]
+        return batch_size or max(tuning.candidates(self.device)), channels_last
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the model's own input normalisation to images in [0,1]."""
@@ -144,10 +150,18 @@ class ModelAdapter:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this)."""
         self._check_channels(x)
-        x = self.normalise(x.to(self.device)).to(self.dtype)
-        if self._active_format:
-            x = x.contiguous(memory_format=torch.channels_last)
-        y = _scores(self.model(x))
+        if self._calls is None or not len(x):
+            y = self._query(x)
+        else:
+            size, sizes = self._calls
+            parts = []
+            for chunk in x.split(size):
+                n = len(chunk)
+                padded = next(s for s in sizes if s >= n)
+                if padded > n:  # repeat the last image: every call has a size whose scores are bit-identical
+                    chunk = torch.cat([chunk, chunk[-1:].expand(padded - n, *chunk.shape[1:])])
+                parts.append(self._query(chunk)[:n])
+            y = torch.cat(parts)
         if y.shape[-1] < max(self._required_outputs, 2 if self.output != "logit" else 1):
             self._refuse_outputs(y.shape[-1])
         y = _OUTPUTS[self.output](y.float())
@@ -158,6 +172,12 @@ class ModelAdapter:
                 "(check the model and its input range); refusing to explain them"
             )
         return y
+
+    def _query(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.normalise(x.to(self.device)).to(self.dtype)
+        if self._active_format:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return _scores(self.model(x))
 
     def __call__(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Scores for a batch of any size, under inference mode, in chunks of the planned batch size."""
@@ -197,10 +217,10 @@ class ModelAdapter:
                     p.data = p.data.contiguous(memory_format=fmt)
         self._active_format = channels_last
 
-    def _choose(self, shape: tuple[int, int, int], channels_last: bool) -> int:
+    def _choose(self, shape: tuple[int, int, int], channels_last: bool) -> tuple[int, tuple[int, ...]]:
         reference = max(tuning.candidates(self.device))
         if not (self.tune and tuning.enabled()):
-            return reference
+            return reference, (reference,)
         n_params = sum(p.numel() for p in self.model.parameters())
         fingerprint = (
             type(self.model).__qualname__,
@@ -224,9 +244,9 @@ class ModelAdapter:
         busy = tuning.machine_busy()
         self._first_call_checked(shape)
         tuning.announce(self.quiet)
-        choice = tuning.search(run, shape, self.device)
-        tuning.write_cache(key, choice, busy)
-        return choice
+        size, sizes = tuning.search(run, shape, self.device)
+        tuning.write_cache(key, size, sizes, busy)
+        return size, sizes
 
     def _first_call_checked(self, shape: tuple[int, int, int]) -> None:
         """One forward of a single probe image: a wrong channel count or too few outputs fails here, before

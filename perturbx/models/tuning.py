@@ -1,8 +1,10 @@
 """Find the fastest batch size for a model on this machine among those that give bit-identical scores, and
 remember it for a while.
 
-Only batch sizes whose outputs equal the reference plan's (the largest candidate batch) bit for bit are
-eligible, so whichever plan the timing picks, and whether tuning is on, off or cached, every score is the same.
+A model's scores for one image can change in the last bits with the size of the batch it sits in. Only batch
+sizes whose scores equal those of the reference batch (the largest candidate) bit for bit are eligible, and the
+adapter pads every call to an eligible size; so whichever size the timing picks, and whether tuning is on, off
+or cached, every score is the same.
 """
 
 from __future__ import annotations
@@ -46,19 +48,19 @@ def machine_busy() -> bool:
         return False
 
 
-def read_cache(key: str, now: float | None = None) -> int | None:
-    """The cached batch size for ``key``, or None if absent, unreadable or expired."""
+def read_cache(key: str, now: float | None = None) -> tuple[int, tuple[int, ...]] | None:
+    """The cached ``(batch size, eligible sizes)`` for ``key``, or None if absent, unreadable or expired."""
     try:
         entry = json.loads(cache_file().read_text())[key]
         age = (time.time() if now is None else now) - float(entry["measured_at"])
         if not 0 <= age < (BUSY_MAX_AGE_S if entry["busy"] else MAX_AGE_S):
             return None
-        return int(entry["batch_size"])
+        return int(entry["batch_size"]), tuple(int(size) for size in entry["sizes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def write_cache(key: str, batch_size: int, busy: bool) -> None:
+def write_cache(key: str, batch_size: int, sizes: tuple[int, ...], busy: bool) -> None:
     """Store a measured plan under ``key``, atomically (best effort: an unwritable cache is ignored)."""
     path = cache_file()
     try:
@@ -67,7 +69,7 @@ def write_cache(key: str, batch_size: int, busy: bool) -> None:
             data = data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             data = {}
-        data[key] = {"batch_size": batch_size, "busy": busy, "measured_at": time.time()}
+        data[key] = {"batch_size": batch_size, "sizes": list(sizes), "busy": busy, "measured_at": time.time()}
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".tuning-", delete=False) as tmp:
             json.dump(data, tmp, indent=1)
@@ -108,25 +110,23 @@ def candidates(device: torch.device) -> tuple[int, ...]:
     return GPU_BATCHES if device.type == "cuda" else CPU_BATCHES
 
 
-def search(run: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, int, int], device: torch.device) -> int:
-    """The fastest batch size whose scores on a seeded random probe equal the reference plan's bit for bit.
-
-    The probe comes from a private generator, so the caller's global random state is untouched.
-    """
-    sizes = sorted(candidates(device), reverse=True)
-    probe = torch.rand((sizes[0], *shape), generator=torch.Generator().manual_seed(PROBE_SEED)).to(device)
-    reference = None
-    rates = {}
-    for size in sizes:
+def search(
+    run: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, int, int], device: torch.device
+) -> tuple[int, tuple[int, ...]]:
+    """The fastest candidate batch size, and every size (1 included) whose scores on a seeded random probe
+    equal the reference batch's bit for bit. The probe comes from a private generator: the caller's global
+    random state is untouched."""
+    reference = max(candidates(device))
+    probe = torch.rand((reference, *shape), generator=torch.Generator().manual_seed(PROBE_SEED)).to(device)
+    expected = run(probe)
+    eligible, rates = [reference], {}
+    for size in sorted({1, *candidates(device)} - {reference}, reverse=True):
         try:
-            scores = torch.cat([run(chunk) for chunk in probe.split(size)])  # also the warm-up
-            if reference is None:
-                reference = scores
-            elif not torch.equal(scores, reference[: len(scores)]):
-                continue
-            rates[size] = images_per_second(run, probe[:size])
+            if torch.equal(torch.cat([run(chunk) for chunk in probe.split(size)]), expected):
+                eligible.append(size)
         except torch.OutOfMemoryError:
             continue
-    if not rates:
-        return sizes[-1]
-    return max(rates, key=rates.get)
+    for size in candidates(device):
+        if size in eligible:
+            rates[size] = images_per_second(run, probe[:size])
+    return max(rates, key=rates.get), tuple(sorted(eligible))

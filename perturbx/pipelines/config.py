@@ -144,7 +144,7 @@ def load_config(source: str | Path | dict[str, Any]) -> ExplainConfig:
     try:
         config = ExplainConfig(**data)
     except ValidationError as err:
-        raise ConfigError(registry.describe_validation(err, where)) from None
+        raise ConfigError(registry.describe_validation(err, where, ExplainConfig.model_fields)) from None
     try:
         config.build()
     except ConfigError as err:
