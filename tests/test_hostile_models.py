@@ -50,7 +50,7 @@ def test_models_in_other_float_types_are_fed_their_type(images: torch.Tensor, dt
 def test_one_output_model_needs_logits(images: torch.Tensor) -> None:
     one = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 1))
     counting = CountingModel(one)
-    with pytest.raises(px.PerturbxError, match="single output.*output='logit'"):
+    with pytest.raises(px.PerturbxError, match=r"single output.*output='logit'"):
         PIPE.explain(counting, images)
     assert len(counting.batches) == 1
     assert PIPE.explain(px.ModelAdapter(one, output="logit", batch_size=4), images).maps.abs().sum() > 0
