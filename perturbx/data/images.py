@@ -64,7 +64,8 @@ def _to_unit(values: Any, what: str) -> torch.Tensor:
         return torch.from_numpy(array.astype(np.float32))
     if array.dtype.kind != "f":
         raise PerturbxError(f"image: a {array.dtype} {what} is ambiguous; give floats in [0,1], uint8 or uint16")
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below as not finite
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
 def _pil_array(img: Any) -> np.ndarray:

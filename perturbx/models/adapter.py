@@ -121,11 +121,11 @@ class ModelAdapter:
         self._required_outputs = n
 
     def plan(self, shape: tuple[int, int, int], batch_size: int | None = None) -> tuple[int, bool]:
-        """Chunk size and memory format for inputs of ``shape``. An adapter with a fixed ``batch_size`` calls
-        the model with chunks as they come; an ``"auto"`` adapter chunks by ``batch_size`` or the device's
-        reference batch, and :meth:`forward` splits every chunk into calls of the tuned size, padded to sizes
-        with bit-identical scores, so no result depends on the timing. The format is applied to the model,
-        so this runs only inside :meth:`session`, which restores it."""
+        """Chunk size and memory format for inputs of ``shape``: ``batch_size``, else the adapter's own, else the
+        device's reference batch. An ``"auto"`` adapter asked without ``batch_size`` tunes once per shape; from
+        then on :meth:`forward` splits every chunk into calls of the tuned size, padded to sizes with
+        bit-identical scores, so no result depends on the timing. The format is applied to the model, so this
+        runs only inside :meth:`session`, which restores it."""
         if not self._open:
             raise RuntimeError("ModelAdapter.plan() runs inside adapter.session()")
         channels_last = self._channels_last()
@@ -133,10 +133,10 @@ class ModelAdapter:
         if self.batch_size != "auto":
             self._calls = None
             return batch_size or self.batch_size, channels_last
-        if shape not in self._tuned:
+        if shape not in self._tuned and batch_size is None:
             self._calls = None
             self._tuned[shape] = self._choose(shape, channels_last)
-        self._calls = self._tuned[shape]
+        self._calls = self._tuned.get(shape)
         return batch_size or max(tuning.candidates(self.device)), channels_last
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:

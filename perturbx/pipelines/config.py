@@ -130,6 +130,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"config {path}: invalid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as err:  # e.g. an int of 5000 digits, lists nested 10^5 deep
+        raise ConfigError(f"config {path}: unreadable YAML ({type(err).__name__}: {str(err)[:80]})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
