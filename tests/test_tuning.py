@@ -32,12 +32,15 @@ def test_calls_are_padded_to_sizes_with_identical_scores(monkeypatch: pytest.Mon
     counting = CountingModel(TinyCNN().eval())
     adapter = px.ModelAdapter(counting, quiet=True)
     x = torch.rand(23, 3, 32, 32)
-    with adapter.session():
+    with adapter.session(), torch.inference_mode():
         assert adapter.plan((3, 32, 32))[0] == 16  # stages chunk by the reference batch whatever the timing says
         counting.batches.clear()
         scores = torch.cat([adapter.forward(chunk) for chunk in x.split(16)])
         assert counting.batches == [4] * 6  # 16 as 4 x 4; the last 7 as 4 + 3 padded to 4
         assert adapter.forward(x[:1]).shape == (1, 5) and counting.batches[-1] == 4
+        with torch.enable_grad():  # gradients (and layer hooks) see exactly the caller's batch
+            adapter.forward(x[:3])
+        assert counting.batches[-1] == 3
     assert torch.equal(scores[:1], adapter(x[:1]))
 
 

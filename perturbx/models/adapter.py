@@ -31,7 +31,8 @@ class ModelAdapter:
     a tuple (its first item) or a mapping with ``logits`` (Hugging Face style). With ``batch_size="auto"`` the
     batch size is measured once per model, input shape and machine among the sizes that give bit-identical
     scores, and cached (``tune=False`` or ``PERTURBX_TUNING=off`` skips the timing, with the same scores).
-    Conv models run channels-last unless ``channels_last=False``. Inside :meth:`session` the model is in eval
+    ``channels_last=True`` runs conv models channels-last (faster on some CPUs, scores different in the last
+    bits); ``"auto"`` and ``False`` keep the model's own layout. Inside :meth:`session` the model is in eval
     mode; on exit its state is restored exactly.
     """
 
@@ -73,6 +74,7 @@ class ModelAdapter:
         self._active_format: bool | None = None
         self._open = False
         self._required_outputs = 0
+        self._hooks = 0
 
     def __repr__(self) -> str:
         return (
@@ -105,6 +107,7 @@ class ModelAdapter:
             return
         with preserved(self.model):
             self._open = True
+            self._hooks = _hook_count(self.model)
             try:
                 if shape is not None:
                     self.plan(shape)
@@ -149,7 +152,8 @@ class ModelAdapter:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this)."""
-        if self._calls is None or not len(x):
+        if self._calls is None or not len(x) or torch.is_grad_enabled() or _hook_count(self.model) != self._hooks:
+            # gradients and layer hooks (CAM methods) see exactly the caller's batch, in one call
             y = self._query(x)
         else:
             size, sizes = self._calls
@@ -211,8 +215,9 @@ class ModelAdapter:
             ) from None
 
     def _channels_last(self) -> bool:
-        has_conv = any(p.dim() == 4 for p in self.model.parameters())
-        return has_conv and self.channels_last is not False
+        """Channels-last only when asked for: it changes scores in the last bits, so the default keeps the
+        model's own layout and agrees with peers that run the same model."""
+        return self.channels_last is True and any(p.dim() == 4 for p in self.model.parameters())
 
     def _set_format(self, channels_last: bool) -> None:
         if self._active_format == channels_last:
@@ -260,6 +265,12 @@ class ModelAdapter:
         the timing spends dozens of calls."""
         with torch.inference_mode():
             self.forward(torch.full((1, *shape), 0.5, device=self.device))
+
+
+def _hook_count(model: nn.Module) -> int:
+    """Forward hooks and pre-hooks on the model's modules: an explainer that adds some records or rewrites
+    layer outputs per call, so its calls are never split or padded."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
 def _scores(out: object) -> torch.Tensor:
