@@ -151,7 +151,8 @@ class ModelAdapter:
         return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this)."""
+        """Scores in the chosen output mode, as float32, differentiable (gradient explainers use this). After
+        tuning, inference calls are split into the tuned size and padded to sizes with bit-identical scores."""
         if self._calls is None or not len(x) or torch.is_grad_enabled() or _hook_count(self.model) != self._hooks:
             # gradients and layer hooks (CAM methods) see exactly the caller's batch, in one call
             y = self._query(x)
