@@ -151,7 +151,7 @@ FLAGS = st.lists(
 )
 
 
-@SWEEP
+@settings(SWEEP, max_examples=25)  # each example may run a whole (tiny) explanation
 @given(FLAGS)
 def test_any_flags_succeed_or_fail_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, flags: list[tuple[str, ...]]
