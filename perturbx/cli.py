@@ -4,28 +4,21 @@ declared in YAML; ``list`` the components."""
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
 from perturbx import registry
 from perturbx.engines.flags import add_engine_flags, engine_override
 from perturbx.errors import ConfigError, PerturbxError
+from perturbx.pipelines.config import bundled_configs, find_config
 
-DEFAULT_CONFIG = "configs/default.yaml"
-
-
-def find_config(name: str) -> Path:
-    """A config path as given, else relative to the source checkout the package was installed from."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    beside = Path(__file__).resolve().parents[1] / name
-    if not path.is_absolute() and beside.is_file():
-        return beside
-    raise PerturbxError(f"--config: no such file {name!r}")
+DEFAULT_CONFIG = "default"
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -35,12 +28,45 @@ def pick_device(name: str | None) -> torch.device:
     return pick(name)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def check_out_file(name: str) -> Path:
+    """Validate ``--out`` (a figure to write) before any work: a writable place, a known image suffix."""
+    path = Path(name)
+    if not name or path.is_dir():
+        raise PerturbxError(f"--out: {name!r} is a directory; give a file name such as explanation.png")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PerturbxError(f"--out: {name!r} needs one of the suffixes {', '.join(IMAGE_SUFFIXES)}")
+    writable_folder("--out", path.parent)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PerturbxError(f"--out: {name!r} exists and is not writable")
+    return path
+
+
+def writable_folder(flag: str, folder: Path) -> None:
+    """Refuse a folder that is a file, lies below a file, or cannot be created or written."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PerturbxError(f"{flag}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PerturbxError(f"{flag}: cannot write in {str(existing)!r} (permission denied)")
+
+
 def explain(args: argparse.Namespace) -> int:
     """``perturbx explain``: explain one photo with a YAML config and write the PNG."""
     from perturbx import data, models, viz
     from perturbx.pipelines.config import load_config
 
-    config = load_config(find_config(args.config))
+    out = None if args.images is not None else check_out_file(args.out or "explanation.png")
+    device = pick_device(args.device)
+    if args.model is not None and not args.model.strip():
+        raise PerturbxError("--model: empty name; give a model such as efficientnet_lite0 or timm:NAME")
+    if args.target is not None and args.target < 0:
+        raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
+    config = load_config(find_config(args.config, what="--config"))
     explainer = config.build()
     overrides = {"seed": args.seed, "n_samples": args.n_samples}
     for field, value in overrides.items():
@@ -53,19 +79,17 @@ def explain(args: argparse.Namespace) -> int:
             setattr(explainer, field, value)
         except ConfigError as err:
             raise PerturbxError(f"{flag}: {err}") from None
-    device = pick_device(args.device)
     if args.images is None and (args.engine or args.address or args.workers):
         raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
     if args.images is not None:
         from perturbx.experiments.commands import explain_images
 
         return explain_images(args, explainer, args.model or config.model, config.output, device)
-    image = data.image(args.image)
-    if args.target is not None and args.target < 0:
-        raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
-    model = models.load(args.model or config.model, device=device)
+    picture = data.read(args.image)  # a bad image fails here, before the model loads
+    model = models.load(args.model if args.model is not None else config.model, device=device)
+    image = data.image(picture, size=getattr(model, "input_size", 224))
     adapter = models.ModelAdapter(model, output=config.output, progress=not args.quiet)
-    probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
+    probabilities = models.ModelAdapter(model, progress=False)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():
         raise PerturbxError(
@@ -82,7 +106,7 @@ def explain(args: argparse.Namespace) -> int:
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
     fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries")
-    print(f"wrote {viz.save(fig, args.out or 'explanation.png')}")
+    print(f"wrote {viz.save(fig, out)}")
     return 0
 
 
@@ -90,7 +114,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """``perturbx evaluate``: run (or resume, or dry-run) an experiment YAML and print its summary."""
     from perturbx.experiments import load_experiment, runner, summary
 
-    config = find_config(args.config)
+    config = find_config(args.config, "experiments", what="--config")
     experiment = load_experiment(config)
     engine = engine_override(args, experiment.spec.engine.model_dump())
     if args.dry_run:
@@ -105,12 +129,17 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise PerturbxError("--resume and --overwrite exclude each other")
     out = Path(args.out) if args.out else Path("runs") / config.stem
+    if out.exists() and not out.is_dir():
+        raise PerturbxError(f"--out: {str(out)!r} is a file; evaluate writes a folder")
+    writable_folder("--out", out)
     try:
         outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite, device=args.device or "auto",
                              progress=not args.quiet, engine=engine)
     except KeyboardInterrupt:
-        print(f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
-              file=sys.stderr)
+        print(
+            f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
+            file=sys.stderr,
+        )
         return 130
     print(summary.format_table(outcome.table))
     print(f"pairs computed: {outcome.computed}, already done: {outcome.skipped}")
@@ -122,7 +151,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def list_components(args: argparse.Namespace) -> int:
-    """``perturbx list``: every registered component with its paper, parameters and defaults."""
+    """``perturbx list``: every registered component with its paper, parameters and defaults, or the configs."""
+    if args.kind == "configs":
+        print("configs (perturbx explain --config NAME):")
+        for name in bundled_configs():
+            print(f"  {name}")
+        print("experiments (perturbx evaluate --config NAME):")
+        for name in bundled_configs("experiments"):
+            print(f"  {name}")
+        return 0
     for kind, entries in registry.catalogue(args.kind).items():
         print(f"{kind}s:")
         for name, cls in entries.items():
@@ -139,12 +176,34 @@ def list_components(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a close-match suggestion for a misspelt option (``--n-sample`` -> ``--n-samples``)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            options = [o for action in self._get_subparser_actions() for o in action.option_strings]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], options, n=2, cutoff=0.6)
+                if close:
+                    message += f" (did you mean {' or '.join(close)}?)"
+                    break
+        super().error(message)
+
+    def _get_subparser_actions(self) -> list[argparse.Action]:
+        actions = list(self._actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    actions += sub._actions
+        return actions
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``perturbx`` command and its subcommands."""
-    root = argparse.ArgumentParser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
+    root = _Parser(prog="perturbx", description="Attribution maps for PyTorch image classifiers.")
     sub = root.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("explain", help="explain a photo and write a PNG")
-    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
+    ex.add_argument("--config", default=DEFAULT_CONFIG, help=f"bundled config or YAML file (default {DEFAULT_CONFIG})")
     ex.add_argument("--image", default="chelsea", help="image path or bundled name (default chelsea)")
     ex.add_argument("--model", help="model name (default: the config's, efficientnet_lite0)")
     ex.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
@@ -156,11 +215,11 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
     ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
-    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar and no tuning notice")
     add_engine_flags(ex)
     ex.set_defaults(run=explain)
     ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
-    ev.add_argument("--config", required=True, help="experiment YAML (e.g. configs/experiments/compare_methods.yaml)")
+    ev.add_argument("--config", required=True, help="bundled experiment name or YAML file (e.g. compare_methods)")
     ev.add_argument("--out", help="output folder (default runs/<config name>)")
     ev.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     ev.add_argument("--overwrite", action="store_true", help="discard the results already in --out")
@@ -172,9 +231,16 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(run=evaluate)
     ls = sub.add_parser("list", help="list registered components with their parameters and defaults")
-    ls.add_argument("kind", nargs="?", choices=registry.KINDS, help="only this kind")
+    kinds = (*registry.KINDS, "configs")
+    ls.add_argument("kind", nargs="?", choices=kinds, help="only this kind, or the bundled configs")
     ls.set_defaults(run=list_components)
     return root
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """An error message as one line of at most ``limit`` characters."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except PerturbxError as err:
-        print(f"perturbx: error: {err}", file=sys.stderr)
+        print(f"perturbx: error: {one_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output folder that vanished, filled up or turned read-only during the run
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"perturbx: error: {one_line(f'{err.strerror or err}{where}')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perturbx: interrupted", file=sys.stderr)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, get_args
 
 import torch
+from pydantic import PrivateAttr
 from torch import nn
 
-from perturbx.errors import PerturbxError
+from perturbx.errors import PerturbxError, unknown_choice
 from perturbx.explanation import Explanation
 from perturbx.images import check_images
-from perturbx.models.adapter import ModelAdapter, as_adapter
+from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
 from perturbx.registry import Component
-from perturbx.targets import TargetSpec, check_target
+from perturbx.targets import TargetSpec, check_target, required_outputs
 
 
 class Explainer(Component):
@@ -25,6 +26,18 @@ class Explainer(Component):
 
     kind: ClassVar[str] = "explainer"
     class_targets_only: ClassVar[str] = ""  # why, for methods that need class indices rather than callables
+    _output: OutputMode = PrivateAttr("probability")
+
+    @property
+    def output_mode(self) -> OutputMode:
+        """The scores a bare model is explained in (a YAML config's ``output:``); an adapter keeps its own."""
+        return self._output
+
+    @output_mode.setter
+    def output_mode(self, mode: OutputMode) -> None:
+        if mode not in get_args(OutputMode):
+            raise unknown_choice("output mode", str(mode), get_args(OutputMode))
+        self._output = mode
 
     @property
     def method(self) -> str:
@@ -47,10 +60,11 @@ class Explainer(Component):
         if self.class_targets_only and (callable(target) or (isinstance(target, list | tuple)
                                                              and any(callable(t) for t in target))):
             raise PerturbxError(f"target: {self.name} needs class indices ({self.class_targets_only})")
-        adapter = as_adapter(model)
+        adapter = as_adapter(model, output=self._output)
         with adapter.options(batch_size=batch_size, progress=progress):
             self.check(adapter, x)
             with adapter.session():
+                adapter.require_outputs(required_outputs(target))
                 explanation = self.attribute(adapter, x, target)
         explanation.method = self.method
         explanation.meta = {"explainer": self.spec(), **explanation.meta}

@@ -6,8 +6,10 @@ discovers the module on import, so nothing else needs editing.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
@@ -33,7 +35,9 @@ class Component(BaseModel):
         try:
             super().__init__(**params)
         except ValidationError as err:
-            raise ConfigError(describe_validation(err, self.name or type(self).__name__)) from None
+            raise ConfigError(
+                describe_validation(err, self.name or type(self).__name__, type(self).model_fields)
+            ) from None
 
     def __setattr__(self, field: str, value: Any) -> None:
         """Assignment is validated like construction, with the same errors."""
@@ -127,16 +131,23 @@ def build(kind: str, spec: Any, where: str | None = None) -> Component:
         raise ConfigError(f"{where}: {err}") if where != kind else err from None
 
 
-def describe_validation(err: ValidationError, where: str) -> str:
-    """One readable line per problem, each naming the field path."""
+def describe_validation(err: ValidationError, where: str, fields: Iterable[str] = ()) -> str:
+    """One short readable line per problem, each naming the field path; an unknown top-level parameter
+    gets the close matches among ``fields``."""
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
-        got = f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else ""
+        got = ""
+        if "input" in e and not isinstance(e["input"], dict):
+            text = repr(e["input"])
+            got = f" (got {text if len(text) <= 60 else text[:57] + '...'})"
         field = f"{where}.{path}" if path else where
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown parameter"
+            close = difflib.get_close_matches(str(e["loc"][-1]), list(fields), n=3, cutoff=0.6)
+            if close and len(e["loc"]) == 1:
+                message += f"; did you mean {' or '.join(repr(c) for c in close)}?"
         lines.append(f"{field}: {message}{got}")
     return "; ".join(lines)
 

@@ -65,20 +65,54 @@ def check_target(target: TargetSpec, batch: int) -> None:
     )
 
 
+def required_outputs(target: TargetSpec) -> int:
+    """The number of model outputs a class target needs (the largest index + 1; 0 for None or callables)."""
+    if isinstance(target, bool) or target is None or callable(target):
+        return 0
+    if isinstance(target, int):
+        return target + 1
+    if isinstance(target, torch.Tensor):
+        return int(target.max()) + 1 if target.numel() else 0
+    ints = [t for t in target if isinstance(t, int) and not isinstance(t, bool)]
+    return max(ints) + 1 if ints else 0
+
+
+@dataclass(frozen=True)
+class CheckedScore:
+    """A caller's target callable, held to its contract: one finite score per row of the output."""
+
+    fn: ScoreFn
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        scores = self.fn(output)
+        if not isinstance(scores, torch.Tensor) or scores.shape != output.shape[:1]:
+            got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+            raise PerturbxError(f"target: the callable must return one score per image [{len(output)}], got {got}")
+        if not torch.isfinite(scores.detach()).all():
+            raise PerturbxError("target: the callable returned NaN or infinite scores")
+        return scores
+
+
+def _checked(fn: ScoreFn) -> ScoreFn:
+    return fn if isinstance(fn, (CheckedScore, ClassTarget)) else CheckedScore(fn)
+
+
 def resolve_targets(target: TargetSpec, outputs: torch.Tensor) -> Targets:
     """Turn any accepted target into per-image score functions, given the model outputs on ``x``."""
     batch, n_classes = outputs.shape[0], outputs.shape[-1]
     check_target(target, batch)
+    if not torch.isfinite(outputs).all():
+        raise PerturbxError("model: its outputs on x are NaN or infinite; refusing to explain them")
     if target is None:
         classes = outputs.argmax(dim=-1).cpu()
     elif callable(target):
-        return Targets([target] * batch, None)
+        return Targets([_checked(target)] * batch, None)
     elif isinstance(target, int):
         classes = torch.full((batch,), target, dtype=torch.long)
     elif isinstance(target, torch.Tensor):
         classes = target.reshape(-1).expand(batch).long().cpu()
     elif all(callable(t) for t in target):
-        return Targets(list(target), None)
+        return Targets([_checked(t) for t in target], None)
     else:
         classes = torch.tensor(list(target), dtype=torch.long)
     if int(classes.max()) >= n_classes:

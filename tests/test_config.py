@@ -9,6 +9,7 @@ import torch
 import yaml
 
 import perturbx as px
+from perturbx.pipelines.config import CONFIG_DIR, bundled_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,11 +55,32 @@ def test_spec_round_trips_through_yaml(tmp_path: Path) -> None:
     assert again == pipe
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
-def test_every_shipped_config_loads(name: str) -> None:
-    config = px.load_config(ROOT / "configs" / name)
+@pytest.mark.parametrize("name", bundled_configs())
+def test_every_shipped_config_loads_by_name_and_path(name: str) -> None:
+    config = px.load_config(name)
     assert isinstance(config.build(), px.Explainer)
-    assert (ROOT / "configs" / name).read_text().startswith("#"), "first line says what the config reproduces"
+    assert config == px.load_config(CONFIG_DIR / f"{name}.yaml") == px.load_config(f"configs/{name}.yaml")
+    assert (CONFIG_DIR / f"{name}.yaml").read_text().startswith("#"), "first line says what the config reproduces"
+
+
+def test_load_applies_the_configs_output_mode(tiny_cnn: torch.nn.Module, images: torch.Tensor) -> None:
+    gradcam = px.load("gradcam")
+    assert px.load_config("gradcam").output == "logit" == gradcam.output_mode
+    gradcam.layers = "features.3"
+    by_name = gradcam.explain(tiny_cnn, images[:1], 0).maps
+    with_logits = gradcam.explain(px.ModelAdapter(tiny_cnn, output="logit"), images[:1], 0).maps
+    with_probabilities = gradcam.explain(px.ModelAdapter(tiny_cnn), images[:1], 0).maps
+    assert torch.equal(by_name, with_logits) and not torch.allclose(by_name, with_probabilities)
+    assert px.load("rise").output_mode == "probability"
+    with pytest.raises(px.ConfigError, match="output mode"):
+        gradcam.output_mode = "probs"
+
+
+def test_unknown_bundled_name_suggests_close_matches() -> None:
+    with pytest.raises(px.ConfigError, match="Did you mean 'kernelshap'"):
+        px.load("kernelshp")
+    with pytest.raises(px.ConfigError, match="is a directory"):
+        px.load(ROOT)
 
 
 @pytest.mark.parametrize(

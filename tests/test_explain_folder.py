@@ -38,8 +38,8 @@ def test_results_match_direct_explanations_and_a_rerun_skips_them(folder: Path, 
     out = tmp_path / "out"
     first = explain_folder(explainer, model, folder, out, size=None, progress=False)
     assert first.written == ["a.png", "b.png", "c.png"] and first.skipped == []
-    assert [name for name, _ in first.failed] == ["broken.png"] and "unreadable image" in first.failed[0][1]
-    assert "broken.png: unreadable image" in first.summary() and "3 explained" in first.summary()
+    assert [name for name, _ in first.failed] == ["broken.png"] and "damaged or truncated" in first.failed[0][1]
+    assert "broken.png: image:" in first.summary() and "3 explained" in first.summary()
     saved = np.load(out / "b.npz")
     direct = explainer.explain(model, data.image(folder / "b.png", None))
     assert np.array_equal(saved["map"], direct.maps[0, 0].numpy()) and saved["map"].shape == (24, 28)
@@ -64,7 +64,7 @@ def test_cli_reports_failures_by_name_and_refuses_bad_input(folder: Path, tmp_pa
     out = tmp_path / "out"
     assert main([*args, str(folder / "*.png"), "--out", str(out), "--png"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-1].startswith("3 explained, 0 already done, 1 failed (broken.png: unreadable image")
+    assert lines[-1].startswith("3 explained, 0 already done, 1 failed (broken.png: image:")
     assert (out / "a.png").read_bytes()[:4] == b"\x89PNG" and np.load(out / "a.npz")["map"].shape == (64, 64)
 
     (tmp_path / "empty").mkdir()

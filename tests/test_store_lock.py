@@ -75,4 +75,4 @@ def test_a_corrupt_store_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.C
     (tmp_path / "file").write_text("x")
     assert main(["evaluate", "--config", str(config), "--out", str(tmp_path / "file" / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--out: cannot write in" in err[0], err
+    assert len(err) == 1 and "is a file, not a folder" in err[0], err

@@ -47,16 +47,19 @@ def pick_device(name: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise PerturbxError(f"--device: unknown device {str(name)!r} (use auto, cpu, cuda or cuda:N)") from None
-    if device.type not in ("cpu", "cuda"):
-        raise PerturbxError(f"--device: {str(name)!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    except (RuntimeError, TypeError, ValueError):
+        raise PerturbxError(f"--device: unknown device {str(name)!r} (use auto, cpu, cuda, cuda:N or mps)") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
             raise PerturbxError(f"--device: {str(name)!r} requested but CUDA is not available on this machine")
         if device.index is not None and device.index >= count:
             raise PerturbxError(f"--device: {str(name)!r} requested but this machine has {count} CUDA device(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise PerturbxError(f"--device: {str(name)!r} requested but MPS is not available on this machine")
+    elif device.type != "cpu":
+        raise PerturbxError(f"--device: {str(name)!r} cannot run a model here (use auto, cpu, cuda, cuda:N or mps)")
     return device
 
 

@@ -48,7 +48,7 @@ class Pipeline(Explainer):
     attributor: Annotated[Attributor, registry.built("attributor")] = Field(
         default_factory=lambda: registry.build("attributor", "rise")
     )
-    n_samples: int = Field(1000, ge=1, description="coalitions to evaluate per image (per job)")
+    n_samples: int = Field(1000, ge=1, le=10**7, description="coalitions to evaluate per image and job (at most 10^7)")
     seed: int = Field(0, ge=0, description="seed of every random stage")
     stages: Literal[1, 2] = Field(1, description="2 segments the colour-mapped first map and runs again")
     colormap: str = Field("jet", description="matplotlib colormap of the first map when stages is 2")
