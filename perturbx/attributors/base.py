@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch
 
+from perturbx.attributors.uncertainty import relative_error
 from perturbx.registry import Component
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -14,10 +15,13 @@ from perturbx.segmenters.segmentation import Segmentation
 
 @dataclass
 class Attribution:
-    """Feature scores ``[M]`` (``None`` for pixel-only methods) and the per-pixel map ``[H,W]``."""
+    """Feature scores ``[M]`` (``None`` for pixel-only methods), the per-pixel map ``[H,W]`` and their
+    standard errors (``None`` where the method has no error estimate; exactly 0 for fixed designs)."""
 
     features: torch.Tensor | None
     pixels: torch.Tensor
+    features_stderr: torch.Tensor | None = None
+    pixels_stderr: torch.Tensor | None = None
 
 
 class Accumulator:
@@ -31,6 +35,12 @@ class Accumulator:
         """The feature scores and the pixel map from everything seen so far."""
         raise NotImplementedError
 
+    def error(self) -> float:
+        """The stopping rule's measure on everything seen so far: max stderr / range of the estimate
+        (NaN when the method has no error estimate)."""
+        result = self.result()
+        return relative_error(result.pixels, result.pixels_stderr)
+
 
 class Attributor(Component):
     """Turns perturbation outcomes into attributions.
@@ -40,6 +50,7 @@ class Attributor(Component):
     """
 
     kind: ClassVar[str] = "attributor"
+    anytime: ClassVar[bool] = False  # has a standard error on random designs, so a stopping rule can act
 
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
         """Reject designs this attributor cannot use, before any model query."""

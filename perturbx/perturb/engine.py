@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from perturbx.attributors.base import Accumulator
 from perturbx.models.adapter import ModelAdapter
 from perturbx.perturb.blend import blend
+from perturbx.perturb.stopping import Stop
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
 from perturbx.substrates.base import Substrate
@@ -30,19 +31,27 @@ class Job:
     generator: torch.Generator
 
 
-def run(job: Job, adapter: ModelAdapter, batch_size: int, bar: tqdm | None = None) -> int:
-    """Feed every coalition through the model in chunks; return the number of model queries."""
+def run(job: Job, adapter: ModelAdapter, batch_size: int, bar: tqdm | None = None, stop: Stop | None = None) -> int:
+    """Feed the coalitions through the model in chunks; return the number of model queries. With a
+    stopping rule, chunks end at its checkpoints and the image stops at the first one the rule accepts
+    (a fixed design always runs to the end: it is exact)."""
     device = adapter.device
     z_all = job.coalitions.z
     total = z_all.shape[0]
+    marks = stop.checkpoints(total) if stop is not None and not job.coalitions.fixed else [total]
+    start = 0
     with torch.inference_mode():
-        for start in range(0, total, batch_size):
-            index = torch.arange(start, min(start + batch_size, total))
-            z = z_all[index].to(device, non_blocking=True)
-            keep = job.segmentation.keep_masks(z, index)
-            fill = job.fill if job.fill is not None else job.substrate.fill(job.image, keep, job.generator)
-            scores = job.score(adapter.forward(blend(job.image, fill, keep)))
-            job.accumulator.update(z, keep, scores)
-            if bar is not None:
-                bar.update(len(index))
-    return total
+        for mark in marks:
+            for begin in range(start, mark, batch_size):
+                index = torch.arange(begin, min(begin + batch_size, mark))
+                z = z_all[index].to(device, non_blocking=True)
+                keep = job.segmentation.keep_masks(z, index)
+                fill = job.fill if job.fill is not None else job.substrate.fill(job.image, keep, job.generator)
+                scores = job.score(adapter.forward(blend(job.image, fill, keep)))
+                job.accumulator.update(z, keep, scores)
+                if bar is not None:
+                    bar.update(len(index))
+            start = mark
+            if mark < total and stop.met(job.accumulator.error()):
+                break
+    return start
