@@ -9,7 +9,7 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
-from perturbx.attributors.uncertainty import project_variance, relative_error
+from perturbx.attributors.uncertainty import group_sums, project_variance, relative_error
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -51,14 +51,12 @@ class RatioMoments:
 
     def update(self, y: torch.Tensor, x: torch.Tensor, ids: torch.Tensor) -> None:
         """Fold rows ``Y [n,...]``, ``X [n,...]`` with group ids ``[n]`` (consecutive, non-decreasing)."""
-        local = (ids - ids[0]).to(y.device)
-        count = int(ids[-1] - ids[0]) + 1
+        local = ids - ids[0]
         continues = self.pending is not None and self.pending[0] == int(ids[0])
-        if count == len(ids) and not continues:  # one row per group: nothing to sum
+        if int(local[-1]) + 1 == len(ids) and not continues:  # one row per group: nothing to sum
             yg, xg = y, x
         else:
-            yg = torch.zeros(count, *y.shape[1:], dtype=torch.float64, device=y.device).index_add_(0, local, y)
-            xg = torch.zeros(count, *x.shape[1:], dtype=torch.float64, device=x.device).index_add_(0, local, x)
+            yg, xg = group_sums(y, local), group_sums(x, local)
         if continues:
             yg[0] += self.pending[1]
             xg[0] += self.pending[2]

@@ -10,9 +10,14 @@ from perturbx.segmenters.segmentation import Segmentation
 
 
 def group_sums(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Sum the rows of ``values [N,...]`` that share a group id (``groups [N]`` numbered 0..G-1)."""
-    out = torch.zeros(int(groups.max()) + 1 if len(groups) else 0, *values.shape[1:], dtype=values.dtype)
-    return out.index_add_(0, groups.to(values.device), values)
+    """Sum the rows of ``values [N,...]`` that share a group id (``groups [N]`` non-decreasing from 0, each id
+    present): differences of the running sum at the group ends (far faster than a scatter on the CPU)."""
+    if len(groups) == 0:
+        return values[:0]
+    groups = groups.to(values.device)
+    ends = torch.nonzero(torch.diff(groups, append=groups[-1:] + 1)).flatten()
+    running = values.cumsum(0)[ends]
+    return torch.cat([running[:1], running.diff(dim=0)])
 
 
 def influence_covariance(influence: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
