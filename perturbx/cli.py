@@ -59,6 +59,8 @@ def explain(args: argparse.Namespace) -> int:
             setattr(explainer, field, value)
         except ValidationError as err:
             raise PerturbxError(registry.describe_validation(err, flag)) from None
+    if args.tolerance is not None:
+        set_tolerance(explainer, args.tolerance)
     device = pick_device(args.device)
     image = data.image(args.image)
     if args.target is not None and args.target < 0:
@@ -80,10 +82,28 @@ def explain(args: argparse.Namespace) -> int:
     if target != predicted:
         print(f"explained: {label} (class {target}, p={float(probabilities[target]):.3f})")
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
+    if exp.converged is not None:
+        state = "converged" if bool(exp.converged[0]) else "not converged (max_samples reached)"
+        print(f"stopping rule: {state}; relative error {float(exp.error[0]):.4f} (max stderr / range, tolerance "
+              f"{explainer.stop.tolerance:g}) after {int(exp.queries[0])} queries")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
-    fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries")
+    stderr = exp.stderr[0] if exp.converged is not None and exp.stderr is not None else None
+    fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries", stderr)
     print(f"wrote {viz.save(fig, args.out)}")
     return 0
+
+
+def set_tolerance(explainer: registry.Component, tolerance: float) -> None:
+    """``--tolerance``: turn on the explainer's stopping rule (or change its tolerance)."""
+    from perturbx.perturb.stopping import Stop
+
+    if "stop" not in type(explainer).model_fields:
+        raise PerturbxError(f"--tolerance: the {explainer.name} explainer has no stopping rule (only perturbation "
+                            "pipelines do)")
+    if not 0.0 < tolerance < 1.0:
+        raise PerturbxError(f"--tolerance: expected a number between 0 and 1 (exclusive), got {tolerance:g}")
+    current = explainer.stop.model_dump() if explainer.stop is not None else {}
+    explainer.stop = Stop(**{**current, "tolerance": tolerance})
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -144,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", default="explanation.png", help="PNG to write (default explanation.png)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
+    ex.add_argument("--tolerance", type=float, help="stop each image once max stderr / range < this (0..1)")
     ex.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.set_defaults(run=explain)

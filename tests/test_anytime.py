@@ -152,3 +152,50 @@ def test_unusable_stopping_rules_fail_before_any_query(images: torch.Tensor, kw:
     with pytest.raises(px.PerturbxError, match=match):
         pipe(**kw).explain(model, images)
     assert model.batches == []
+
+
+def test_evaluator_rows_carry_queries_error_and_convergence(images: torch.Tensor) -> None:
+    stopped = pipe(stop={**STOP, "tolerance": 0.2, "max_samples": 200})
+    results = px.evaluate(
+        TinyCNN().eval(),
+        images,
+        {"stopped": stopped, "given": torch.rand(2, 1, 32, 32)},
+        {"name": "deletion", "step": 256},
+        target=0,
+    )
+    exp = stopped.explain(TinyCNN().eval(), images, target=0)
+    rows = [r for r in results.rows if r["explainer"] == "stopped"]
+    assert [r["explain_queries"] for r in rows] == exp.queries.tolist()
+    assert [r["explain_error"] for r in rows] == pytest.approx(exp.error.tolist())
+    assert [r["explain_converged"] for r in rows] == exp.converged.tolist()
+    given = [r for r in results.rows if r["explainer"] == "given"]
+    assert all(r["explain_error"] is None and r["explain_converged"] is None for r in given)
+
+
+def test_an_experiment_sweeps_the_tolerance() -> None:
+    from perturbx.experiments.sweep import expand
+
+    spec = {"name": "pipeline", "stop": {"tolerance": 0.1}, "sweep": {"stop.tolerance": [0.1, 0.02]}}
+    variants = expand("rise", spec, "explainers.rise")
+    assert list(variants) == ["rise[tolerance=0.1]", "rise[tolerance=0.02]"]
+    built = [px.build("explainer", v) for v in variants.values()]
+    assert [b.stop.tolerance for b in built] == [0.1, 0.02]
+    assert built[1].spec()["stop"] == {"tolerance": 0.02, "check_every": 64, "min_samples": 64, "max_samples": 8000}
+
+
+def test_convergence_trace_and_figures(images: torch.Tensor) -> None:
+    from perturbx import viz
+
+    explainer = pipe(sampler="antithetic")
+    trace = viz.convergence_trace(explainer, TinyCNN().eval(), images[:1], target=0, every=50, max_samples=300)
+    assert trace.queries == [51, 101, 151, 201, 251, 301]
+    assert trace.rank[-1] == pytest.approx(1.0) and trace.l2[-1] == pytest.approx(0.0, abs=1e-6)
+    assert trace.error[-1] < trace.error[0]
+    assert trace.first_within(rank=0.0, l2=1.0) == 51 and trace.first_within(rank=1.1) is None
+    figure = viz.convergence_figure({"antithetic": trace}, tolerance=0.05)
+    assert [ax.get_xlabel() for ax in figure.axes] == ["model queries"] * 2
+    exp = explainer.explain(TinyCNN().eval(), images[:1], target=0)
+    panels = viz.explanation_figure(images[:1], exp.maps[0], "title", "rise", exp.stderr[0])
+    assert panels.axes[2].get_title().startswith("standard error") and len(panels.axes[2].images) == 1
+    with pytest.raises(px.PerturbxError, match=r"explainer\.attributor: ciu"):
+        viz.convergence_trace(pipe(attributor="ciu"), TinyCNN().eval(), images[:1])

@@ -29,6 +29,7 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
         (["--model", "torchvision:no_such_net"], "torchvision has no model"),
         (["--target", "-1"], "--target"),
         (["--n-samples", "0"], "--n-samples"),
+        (["--tolerance", "1.5"], "--tolerance"),
         (["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], "--device"),
     ],
 )
@@ -67,6 +68,16 @@ def test_argparse_errors_exit_2() -> None:
 def test_out_of_range_target_is_reported_before_explaining(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(capsys, "explain", "--quiet", "--target", "5000")
     assert code == 2 and "out of range" in err
+
+
+@pytest.mark.slow
+def test_tolerance_stops_early_and_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "explanation.png"
+    code, stdout, _ = run(capsys, "explain", "--quiet", "--tolerance", "0.5", "--out", str(out))
+    assert code == 0
+    assert "model queries: 65" in stdout  # converged at the first check, 64 masks and the photo
+    assert "stopping rule: converged; relative error" in stdout
+    assert out.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
