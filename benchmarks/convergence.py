@@ -110,7 +110,7 @@ def main() -> None:
                 return rise_pipeline(sampler, seed)
         else:
             slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
-            labels = px.build("segmenter", slic).segment(x[0], 1, torch.Generator()).labels
+            labels = px.build("segmenter", slic).segment(x[0], torch.Generator()).labels
             segments = {"name": "callable", "function": lambda image, labels=labels: labels, "input": "tensor"}
             designs = {
                 "kernelshap (paired)": {"name": "kernelshap", "exhaustive": False},

@@ -96,7 +96,7 @@ def main() -> None:
     with torch.inference_mode():
         target = int(model(x).argmax())
     slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
-    labels = px.build("segmenter", slic).segment(x[0], 1, torch.Generator()).labels
+    labels = px.build("segmenter", slic).segment(x[0], torch.Generator()).labels
     # every library gets the same precomputed superpixels, so no one pays for segmenting inside the timing
     segments = {"name": "callable", "function": lambda image: labels, "input": "tensor"}
     m = int(labels.max()) + 1

@@ -15,6 +15,7 @@ from perturbx import registry
 
 KIND_TITLES = {
     "segmenter": "Segmenters",
+    "view": "Views (copies of the image a pipeline explains, e.g. PAMI's shifts)",
     "sampler": "Samplers",
     "substrate": "Substrates",
     "attributor": "Attributors",

@@ -48,7 +48,7 @@ def explain(args: argparse.Namespace) -> int:
 
     config = load_config(find_config(args.config))
     explainer = config.build()
-    overrides = {"seed": args.seed, "n_samples": args.n_samples, "progress": False if args.quiet else None}
+    overrides = {"seed": args.seed, "n_samples": args.n_samples}
     for field, value in overrides.items():
         if value is None:
             continue
@@ -66,7 +66,7 @@ def explain(args: argparse.Namespace) -> int:
     if args.target is not None and args.target < 0:
         raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
     model = models.load(args.model or config.model, device=device)
-    adapter = models.ModelAdapter(model, output=config.output)
+    adapter = models.ModelAdapter(model, output=config.output, progress=not args.quiet)
     probabilities = models.ModelAdapter(model)(image, batch_size=1)[0]
     predicted = int(probabilities.argmax())
     if args.target is not None and args.target >= probabilities.numel():

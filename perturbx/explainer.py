@@ -19,18 +19,37 @@ class Explainer(Component):
 
     :meth:`explain` validates the images and target, wraps the model in an adapter, and runs
     :meth:`attribute` inside the adapter's session, which restores the model whatever happens.
+    Run-time options (``batch_size``, ``progress``) belong to the call, not to the method's spec.
     """
 
     kind: ClassVar[str] = "explainer"
 
-    def explain(self, model: nn.Module | ModelAdapter, x: torch.Tensor, target: TargetSpec = None) -> Explanation:
-        """Explain ``model``'s outputs on images ``x [B,C,H,W]`` in [0,1] for ``target`` (default: predicted class)."""
+    @property
+    def method(self) -> str:
+        """The name every explanation of this explainer carries in ``Explanation.method``."""
+        return self.name
+
+    def explain(
+        self,
+        model: nn.Module | ModelAdapter,
+        x: torch.Tensor,
+        target: TargetSpec = None,
+        *,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> Explanation:
+        """Explain ``model``'s outputs on images ``x [B,C,H,W]`` in [0,1] for ``target`` (default: predicted
+        class). ``batch_size`` (images per model call) and ``progress`` override the adapter's for this call."""
         x = check_images(x)
         check_target(target, x.shape[0])
         adapter = as_adapter(model)
-        self.check(adapter, x)
-        with adapter.session():
-            return self.attribute(adapter, x, target)
+        with adapter.options(batch_size=batch_size, progress=progress):
+            self.check(adapter, x)
+            with adapter.session():
+                explanation = self.attribute(adapter, x, target)
+        explanation.method = self.method
+        explanation.meta = {"explainer": self.spec(), **explanation.meta}
+        return explanation
 
     def check(self, adapter: ModelAdapter, x: torch.Tensor) -> None:
         """Method-specific validation, before any model query."""

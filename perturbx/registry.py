@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, Va
 
 from perturbx.errors import ConfigError, unknown_choice
 
-KINDS = ("segmenter", "sampler", "substrate", "attributor", "explainer", "metric")
+KINDS = ("segmenter", "view", "sampler", "substrate", "attributor", "explainer", "metric")
 _REGISTRY: dict[str, dict[str, type[Component]]] = {kind: {} for kind in KINDS}
 
 C = TypeVar("C", bound="type[Component]")
@@ -36,14 +36,23 @@ class Component(BaseModel):
             raise ConfigError(describe_validation(err, self.name or type(self).__name__)) from None
 
     def spec(self) -> dict[str, Any]:
-        """The parameters as a plain dict with the registry name, ready to dump to YAML."""
+        """The parameters as a plain dict with the registry name, ready to dump to YAML; objects that have
+        no YAML form (a module given as a layer, a tensor) appear as a short description."""
         params = {}
         for field in type(self).model_fields:
             value = getattr(self, field)
             params[field] = (
-                value.spec() if isinstance(value, Component) else self.model_dump(mode="json", include={field})[field]
+                value.spec()
+                if isinstance(value, Component)
+                else self.model_dump(mode="json", include={field}, fallback=_describe)[field]
             )
         return {"name": self.name, **params}
+
+
+def _describe(value: Any) -> str:
+    """A short stand-in for a parameter value that has no YAML form."""
+    shape = getattr(value, "shape", None)
+    return f"<{type(value).__name__}{' ' + str(list(shape)) if shape is not None else ''}>"
 
 
 def register(name: str, paper: str = "") -> Any:
@@ -151,6 +160,7 @@ def load_package(package: str, namespace: dict[str, Any]) -> list[str]:
 
 _PACKAGES = {
     "segmenter": "perturbx.segmenters",
+    "view": "perturbx.views",
     "sampler": "perturbx.samplers",
     "substrate": "perturbx.substrates",
     "attributor": "perturbx.attributors",

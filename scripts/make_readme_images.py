@@ -48,7 +48,7 @@ def flow_figure(model: torch.nn.Module, x: torch.Tensor) -> Figure:
     """Segmentation, one coalition's keep-mask, the fill, the perturbed image and the final RISE map."""
     image = x[0]
     generator = torch.Generator().manual_seed(0)
-    segmentation = RISE.segmenter.segment(image, RISE.n_samples, generator)
+    segmentation = RISE.segmenter.segment(image, generator)
     coalitions = RISE.sampler.sample(RISE.n_samples, segmentation.n_features, generator)
     fill = RISE.substrate.prepare(image, segmentation, generator)
     keep = segmentation.keep_masks(coalitions.z[:1], torch.arange(1))[0]

@@ -42,7 +42,7 @@ def prepared_model() -> nn.Module:
     return model
 
 
-PIPE = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=20, progress=False)
+PIPE = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=20)
 
 
 @pytest.mark.parametrize("channels_last", [True, False, "auto"])

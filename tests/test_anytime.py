@@ -11,6 +11,7 @@ import perturbx as px
 from perturbx.attributors.uncertainty import project_variance
 
 ROWS, COLS = slice(8, 16), slice(16, 24)  # cell (1, 2) of a 4x4 grid on 32x32
+RUN = {"batch_size": 16, "progress": False}
 STOP = {"tolerance": 0.05, "check_every": 32, "min_samples": 32, "max_samples": 2000}
 
 
@@ -22,8 +23,6 @@ def pipe(**kw: object) -> px.Pipeline:
         "attributor": "rise",
         "n_samples": 300,
         "seed": 0,
-        "batch_size": 16,
-        "progress": False,
     }
     params.update(kw)
     return px.Pipeline(**params)
@@ -32,7 +31,7 @@ def pipe(**kw: object) -> px.Pipeline:
 def test_rise_stderr_is_zero_where_the_map_is_exact(images: torch.Tensor) -> None:
     x = images[:1]
     region_mean = float(x[0, 0, ROWS, COLS].mean())
-    exp = pipe().explain(px.ModelAdapter(RegionModel(ROWS, COLS), output="logit"), x, target=0)
+    exp = pipe().explain(px.ModelAdapter(RegionModel(ROWS, COLS), output="logit"), x, target=0, **RUN)
     stderr = exp.stderr[0, 0]
     assert exp.stderr.shape == exp.maps.shape
     # every sample keeping a region pixel scores exactly the region mean: nothing left to estimate there
@@ -50,7 +49,7 @@ def test_rise_stderr_is_zero_where_the_map_is_exact(images: torch.Tensor) -> Non
 def test_pixel_stderr_is_the_projected_feature_covariance(images: torch.Tensor, edges: str) -> None:
     segmenter = {"name": "grid", "cells": 4, "edges": edges, "sigma": 2.0}
     explainer = pipe(segmenter=segmenter, attributor={"name": "rise", "level": "feature"}, n_samples=100)
-    exp = explainer.explain(TinyCNN().eval(), images[:1])
+    exp = explainer.explain(TinyCNN().eval(), images[:1], **RUN)
     features = exp.features[0]
     if edges == "hard":  # each pixel belongs to one feature: its stderr is that feature's
         torch.testing.assert_close(exp.stderr[0, 0], features.stderr[features.segmentation.labels])
@@ -79,14 +78,13 @@ def test_stopping_rule_is_batch_invariant_and_per_image(
     model, images = TinyCNN().eval(), images[..., :16, :16]
     stop = {**STOP, "tolerance": tolerance, "max_samples": 600}
     explainer = pipe(sampler=sampler, attributor=attributor, segmenter={"name": "grid", "cells": 2}, stop=stop)
-    together = explainer.explain(model, images, target=0)
+    together = explainer.explain(model, images, target=0, **RUN)
     assert together.converged.all() and (together.error < tolerance).all()
     assert (together.queries <= stop["max_samples"] + 1).all()
     assert together.n_queries == int(together.queries.sum())
     for batch_size in (7, 64):
-        explainer.batch_size = batch_size
         for b in range(2):  # alone, with a different batch size: the same map, error and queries
-            alone = explainer.explain(model, images[b : b + 1], target=0)
+            alone = explainer.explain(model, images[b : b + 1], target=0, batch_size=batch_size, progress=False)
             torch.testing.assert_close(alone.maps[0], together.maps[b], atol=1e-5, rtol=1e-5)
             assert alone.queries[0] == together.queries[b]
             torch.testing.assert_close(alone.stderr[0], together.stderr[b], atol=1e-5, rtol=1e-4)
@@ -97,14 +95,14 @@ def test_stopping_rule_spends_fewer_queries_on_easier_images() -> None:
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     x[0, :, ROWS, COLS] = 0.0
     adapter = px.ModelAdapter(RegionModel(ROWS, COLS), output="logit")
-    exp = pipe(stop={**STOP, "tolerance": 0.05}).explain(adapter, x, target=0)
+    exp = pipe(stop={**STOP, "tolerance": 0.05}).explain(adapter, x, target=0, **RUN)
     assert exp.queries[0] == STOP["min_samples"] + 1 < exp.queries[1]
     assert exp.converged.tolist() == [True, True] and float(exp.error[0]) == 0.0
 
 
 def test_tolerance_out_of_reach_stops_at_max_samples(images: torch.Tensor) -> None:
     stop = {"tolerance": 1e-6, "check_every": 50, "min_samples": 50, "max_samples": 120}
-    exp = pipe(stop=stop).explain(TinyCNN().eval(), images[:1])
+    exp = pipe(stop=stop).explain(TinyCNN().eval(), images[:1], **RUN)
     assert exp.queries.tolist() == [121] and exp.converged.tolist() == [False]
     assert float(exp.error[0]) > 1e-6
 
@@ -112,7 +110,7 @@ def test_tolerance_out_of_reach_stops_at_max_samples(images: torch.Tensor) -> No
 def test_fixed_design_under_a_stopping_rule_runs_whole_and_is_exact(images: torch.Tensor) -> None:
     exp = pipe(
         sampler="exhaustive", attributor="kernelshap", segmenter={"name": "grid", "cells": 2}, stop=STOP
-    ).explain(TinyCNN().eval(), images[:1])
+    ).explain(TinyCNN().eval(), images[:1], **RUN)
     assert exp.queries.tolist() == [17] and exp.converged.tolist() == [True]
     assert (exp.stderr == 0).all() and float(exp.error[0]) == 0.0
 
@@ -150,7 +148,7 @@ def test_unusable_stopping_rules_fail_before_any_query(images: torch.Tensor, kw:
     model = CountingModel(TinyCNN())
     kw = {"stop": STOP, **kw}
     with pytest.raises(px.PerturbxError, match=match):
-        pipe(**kw).explain(model, images)
+        pipe(**kw).explain(model, images, **RUN)
     assert model.batches == []
 
 
@@ -162,8 +160,9 @@ def test_evaluator_rows_carry_queries_error_and_convergence(images: torch.Tensor
         {"stopped": stopped, "given": torch.rand(2, 1, 32, 32)},
         {"name": "deletion", "step": 256},
         target=0,
+        **RUN,
     )
-    exp = stopped.explain(TinyCNN().eval(), images, target=0)
+    exp = stopped.explain(TinyCNN().eval(), images, target=0, **RUN)
     rows = [r for r in results.rows if r["explainer"] == "stopped"]
     assert [r["explain_queries"] for r in rows] == exp.queries.tolist()
     assert [r["explain_error"] for r in rows] == pytest.approx(exp.error.tolist())
@@ -194,7 +193,7 @@ def test_convergence_trace_and_figures(images: torch.Tensor) -> None:
     assert trace.first_within(rank=0.0, l2=1.0) == 51 and trace.first_within(rank=1.1) is None
     figure = viz.convergence_figure({"antithetic": trace}, tolerance=0.05)
     assert [ax.get_xlabel() for ax in figure.axes] == ["model queries"] * 2
-    exp = explainer.explain(TinyCNN().eval(), images[:1], target=0)
+    exp = explainer.explain(TinyCNN().eval(), images[:1], target=0, **RUN)
     panels = viz.explanation_figure(images[:1], exp.maps[0], "title", "rise", exp.stderr[0])
     assert panels.axes[2].get_title().startswith("standard error") and len(panels.axes[2].images) == 1
     with pytest.raises(px.PerturbxError, match=r"explainer\.attributor: ciu"):

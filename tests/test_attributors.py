@@ -14,6 +14,7 @@ from torch import nn
 import perturbx as px
 from perturbx.errors import PerturbxError
 from perturbx.samplers.base import Coalitions
+from perturbx.seeding import stream
 
 SIZE, CELLS = 16, 2  # 2x2 grid of 8x8 cells: M = 4
 
@@ -56,8 +57,8 @@ def explain(model: nn.Module, x: torch.Tensor, sampler: object, attributor: obje
             segmenter: object = None, seed: int = 0, batch: int = 16) -> px.Explanation:
     pipe = px.Pipeline(segmenter=segmenter or {"name": "grid", "cells": CELLS}, sampler=sampler,
                        substrate={"name": "constant", "color": "black"}, attributor=attributor,
-                       n_samples=n, seed=seed, batch_size=batch, progress=False)
-    return pipe.explain(px.ModelAdapter(model, output="logit"), x, target=0)
+                       n_samples=n, seed=seed)
+    return pipe.explain(px.ModelAdapter(model, output="logit"), x, target=0, batch_size=batch, progress=False)
 
 
 def value(model: SegmentModel, x: torch.Tensor, coalition: tuple[int, ...]) -> float:
@@ -146,7 +147,7 @@ def test_shapley_sampling_over_all_permutations_is_exact(image: torch.Tensor) ->
         chains.append(z)
     z = torch.cat(chains)
     y = torch.tensor([value(model, image, tuple(torch.nonzero(row).flatten().tolist())) for row in z])
-    seg = px.build("segmenter", {"name": "grid", "cells": CELLS}).segment(image[0], 1, torch.Generator())
+    seg = px.build("segmenter", {"name": "grid", "cells": CELLS}).segment(image[0], torch.Generator())
     attributor = px.build("attributor", "shapley_sampling")
     attributor.check(Coalitions(z), seg)
     acc = attributor.start(seg, Coalitions(z), torch.tensor(0.0))
@@ -172,7 +173,7 @@ def test_lime_recovers_linear_weights(image: torch.Tensor, kernel: str, sampler:
 def test_lime_ridge_matches_closed_form(image: torch.Tensor) -> None:
     model = SegmentModel(C, interaction=1.0)
     exp = explain(model, image, "lime", "lime", n=30, seed=2)
-    z = px.build("sampler", "lime").sample(30, 4, torch.Generator().manual_seed(2)).z.double()
+    z = px.build("sampler", "lime").sample(30, 4, stream(2, "sampler", 0)).z.double()
     y = torch.tensor([value(model, image, tuple(torch.nonzero(r).flatten().tolist())) for r in z], dtype=torch.float64)
     d = 1 - z.sum(1) / (z.norm(dim=1) * 2).clamp_min(1e-12)
     d[z.sum(1) == 0] = 1.0
@@ -278,10 +279,10 @@ def test_sobol_total_indices_converge(image: torch.Tensor) -> None:
 
 def test_projection_conserves_scores(image: torch.Tensor) -> None:
     gen = torch.Generator()
-    hard = px.build("segmenter", {"name": "grid", "cells": 4}).segment(image[0], 1, gen)
+    hard = px.build("segmenter", {"name": "grid", "cells": 4}).segment(image[0], gen)
     scores = torch.randn(16)
     assert torch.equal(hard.project(scores), scores[hard.labels])
-    soft = px.build("segmenter", {"name": "grid", "cells": 4, "edges": "gaussian"}).segment(image[0], 1, gen)
+    soft = px.build("segmenter", {"name": "grid", "cells": 4, "edges": "gaussian"}).segment(image[0], gen)
     assert torch.allclose(soft.project(torch.full((16,), 0.37)), torch.full((SIZE, SIZE), 0.37))
     mapped = soft.project(scores)
     assert mapped.min() >= scores.min() - 1e-6 and mapped.max() <= scores.max() + 1e-6

@@ -9,6 +9,7 @@ import torch
 from conftest import TinyCNN
 
 import perturbx as px
+from perturbx.seeding import stream
 
 captum_attr = pytest.importorskip("captum.attr")
 linear_models = pytest.importorskip("captum._utils.models.linear_model")
@@ -23,7 +24,7 @@ def setup() -> tuple[torch.nn.Module, torch.Tensor, int, torch.Tensor]:
         model.fc.weight.mul_(20.0)  # larger logits, so feature scores are O(1) and 1e-5 is a tight tolerance
     x = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(5))
     target = int(model(x).argmax())
-    labels = px.build("segmenter", {"name": "grid", "cells": CELLS}).segment(x[0], 1, torch.Generator()).labels
+    labels = px.build("segmenter", {"name": "grid", "cells": CELLS}).segment(x[0], torch.Generator()).labels
     return model, x, target, labels
 
 
@@ -41,14 +42,13 @@ def close(ours: torch.Tensor, theirs: torch.Tensor, tol: float = 1e-5) -> bool:
 def ours(model: torch.nn.Module, x: torch.Tensor, target: int, sampler: object, attributor: object, n: int = 1,
          cells: int = CELLS) -> px.Explanation:
     pipe = px.Pipeline(segmenter={"name": "grid", "cells": cells}, sampler=sampler,
-                       substrate={"name": "constant", "color": GREY}, attributor=attributor, n_samples=n, seed=0,
-                       batch_size=32, progress=False)
-    return pipe.explain(px.ModelAdapter(model, output="logit"), x, target=target)
+                       substrate={"name": "constant", "color": GREY}, attributor=attributor, n_samples=n, seed=0)
+    return pipe.explain(px.ModelAdapter(model, output="logit"), x, target=target, batch_size=32, progress=False)
 
 
 def design(sampler: object, n: int, m: int) -> px.samplers.base.Coalitions:
     """The coalitions the pipeline draws: the grid segmenter takes nothing from the seeded generator."""
-    return px.build("sampler", sampler).sample(n, m, torch.Generator().manual_seed(0))
+    return px.build("sampler", sampler).sample(n, m, stream(0, "sampler", 0))
 
 
 def replay(rows: torch.Tensor) -> Callable:
@@ -98,7 +98,7 @@ def kernelshap_weight(rows: torch.Tensor, weights: torch.Tensor) -> Callable:
 def test_kernelshap_matches_captum_on_same_coalitions(setup: tuple, sampler: object, n: int, cells: int) -> None:
     model, x, target, _ = setup
     m = cells * cells
-    labels = px.build("segmenter", {"name": "grid", "cells": cells}).segment(x[0], 1, torch.Generator()).labels
+    labels = px.build("segmenter", {"name": "grid", "cells": cells}).segment(x[0], torch.Generator()).labels
     exp = ours(model, x, target, sampler, "kernelshap", n=n, cells=cells)
     coalitions = design(sampler, n, m)
     weights = coalitions.weights

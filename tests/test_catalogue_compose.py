@@ -11,6 +11,7 @@ from conftest import CountingModel, TinyCNN
 
 import perturbx as px
 from perturbx.errors import PerturbxError
+from perturbx.seeding import stream
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE, N = 16, 24
@@ -56,7 +57,7 @@ def legal(attributor: str, sampler: str, z: torch.Tensor) -> bool:
         "rise": True,
         "rise_feature": True,
         "lime": len(rows) >= 2,
-        "kernelshap": (0.0,) * m in rows,
+        "kernelshap": sampler in {"single_ends", "exhaustive", "kernelshap", "permutation"},  # y(∅) in every design
         "occlusion": leave_one_out,
         "ciu_single": leave_one_out,
         "pami": keep_one,
@@ -84,24 +85,23 @@ def x() -> torch.Tensor:
     return torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
 
 
-def pipeline(sampler: object, attributor: object, segmenter: object = SEGMENTER, substrate: object = "constant",
-             batch_size: int = 8) -> px.Pipeline:
+def pipeline(sampler: object, attributor: object, segmenter: object = SEGMENTER, substrate: object = "constant"
+             ) -> px.Pipeline:
     return px.Pipeline(segmenter=segmenter, sampler=sampler, substrate=substrate, attributor=attributor,
-                       n_samples=N, seed=0, batch_size=batch_size, progress=False)
+                       n_samples=N, seed=0)
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
 @pytest.mark.parametrize("attributor", ATTRIBUTORS)
 def test_pair(model: torch.nn.Module, x: torch.Tensor, sampler: str, attributor: str) -> None:
-    z = px.build("sampler", SAMPLERS[sampler]).sample(N, 4, torch.Generator().manual_seed(0)).z
+    z = px.build("sampler", SAMPLERS[sampler]).sample(N, 4, stream(0, "sampler", 0)).z
     counting = CountingModel(model)
-    pipe = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor])
     if not legal(attributor, sampler, z):
-        with pytest.raises(PerturbxError, match=r"attributor \w+"):
-            pipe.explain(counting, x)
+        with pytest.raises(PerturbxError, match=r"attributor \w+"):  # when the pipeline is built, or before queries
+            pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor]).explain(counting, x, batch_size=8, progress=False)
         assert counting.batches == []
         return
-    exp = pipe.explain(counting, x)
+    exp = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor]).explain(counting, x, batch_size=8, progress=False)
     assert exp.maps.shape == (2, 1, SIZE, SIZE)
     assert torch.isfinite(exp.maps).all()
     assert exp.features is not None and all(torch.isfinite(f.scores).all() for f in exp.features)
@@ -139,20 +139,20 @@ SUBSTRATES = ["constant", {"name": "blur", "sigma": 3.0}]
 def test_canonical_pairs_with_other_stages(model: torch.nn.Module, x: torch.Tensor, sampler: str, attributor: str,
                                            segmenter: int, substrate: int) -> None:
     pipe = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], SEGMENTERS[segmenter], SUBSTRATES[substrate])
-    exp = pipe.explain(model, x)
+    exp = pipe.explain(model, x, batch_size=8, progress=False)
     assert exp.maps.shape == (2, 1, SIZE, SIZE) and torch.isfinite(exp.maps).all()
 
 
 @pytest.mark.parametrize(("sampler", "attributor"), CANONICAL)
 def test_batch_size_and_batch_do_not_change_maps(model: torch.nn.Module, x: torch.Tensor, sampler: str,
                                                  attributor: str) -> None:
-    together = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], batch_size=3).explain(model, x)
-    alone = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor], batch_size=64).explain(
-        model, x[1:], target=int(together.targets[1]))
+    together = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor]).explain(model, x, batch_size=3, progress=False)
+    alone = pipeline(SAMPLERS[sampler], ATTRIBUTORS[attributor]).explain(
+        model, x[1:], target=int(together.targets[1]), batch_size=64, progress=False)
     assert torch.allclose(together.maps[1], alone.maps[0], atol=1e-5)
 
 
-CONFIGS = ["lime", "kernelshap", "occlusion", "pda", "ciu", "sobol", "shapley-sampling", "pami"]
+CONFIGS = ["lime", "kernelshap", "occlusion", "pda", "ciu", "sobol", "shapley-sampling", "pami", "pami_windows"]
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -160,21 +160,24 @@ def test_method_configs_run_scaled_down(model: torch.nn.Module, name: str) -> No
     path = ROOT / "configs" / f"{name}.yaml"
     assert path.read_text().startswith("# ")  # the first line says what the file reproduces
     spec = px.load_config(path).explainer
-    if spec["name"] == "pami":
-        spec = {**spec, "segmenters": spec["segmenters"][5:7], "shifts": spec["shifts"][:2]}
+    if spec["segmenter"]["name"] == "partitions":
+        spec = {**spec, "segmenter": {**spec["segmenter"], "segmenters": spec["segmenter"]["segmenters"][5:7]},
+                "view": {**spec["view"], "shifts": spec["view"]["shifts"][:2]}}
+    elif spec["segmenter"]["name"] == "disks":
+        spec = {**spec, "segmenter": {**spec["segmenter"], "stride": 24}}
     else:
         spec = {**spec, "n_samples": 40}
-    explainer = px.build("explainer", {**spec, "progress": False, "batch_size": 16})
+    explainer = px.build("explainer", spec)
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    exp = explainer.explain(model, x)
+    exp = explainer.explain(model, x, batch_size=16, progress=False)
     assert exp.maps.shape == (1, 1, 64, 64) and torch.isfinite(exp.maps).all()
 
 
 def test_fixed_design_larger_than_the_request_gets_one_mask_per_row(model: torch.nn.Module, x: torch.Tensor) -> None:
     shifted = {"name": "grid", "cells": 2, "edges": "bilinear", "shift": True}
-    small = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=3, seed=0,
-                        batch_size=8, progress=False).explain(model, x[:1])
-    exact = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=16, seed=0,
-                        batch_size=8, progress=False).explain(model, x[:1])
+    small = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=3,
+                        seed=0).explain(model, x[:1], batch_size=8, progress=False)
+    exact = px.Pipeline(segmenter=shifted, sampler="exhaustive", attributor="kernelshap", n_samples=16,
+                        seed=0).explain(model, x[:1], batch_size=8, progress=False)
     assert small.n_queries == exact.n_queries == 1 + 16
     assert torch.equal(small.maps, exact.maps)

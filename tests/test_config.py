@@ -29,7 +29,6 @@ explainer:
   attributor: {name: rise}
   n_samples: 30
   seed: 3
-  progress: false
 """
 
 
@@ -44,7 +43,6 @@ def test_yaml_and_python_pipelines_give_identical_maps(
         attributor=px.attributors.Rise(),
         n_samples=30,
         seed=3,
-        progress=False,
     )
     assert from_yaml == in_python
     assert torch.equal(from_yaml.explain(tiny_cnn, images).maps, in_python.explain(tiny_cnn, images).maps)

@@ -11,8 +11,7 @@ from metric_models import tiny_cnn
 
 import perturbx as px
 
-PIPELINE = {"name": "pipeline", "segmenter": {"name": "grid", "cells": 4}, "n_samples": 40, "progress": False,
-            "batch_size": 16}
+PIPELINE = {"name": "pipeline", "segmenter": {"name": "grid", "cells": 4}, "n_samples": 40}
 
 
 def setup() -> tuple[px.ModelAdapter, torch.Tensor]:
@@ -106,7 +105,7 @@ def test_curves_on_the_real_model_start_and_end_at_the_right_images(real_model: 
     assert value[("gradcam", "deletion")] < value[("inverse", "deletion")]
     assert all(r["n_queries"] == 29 and r["class"] == 285 for r in results)  # Egyptian cat
     mean = torch.tensor(px.models.IMAGENET_MEAN).view(1, 3, 1, 1).expand_as(x)
-    blurred = px.build("substrate", "blur").prepare(x[0], None, None)[None]
+    blurred = px.build("substrate", "rise_blur").prepare(x[0], None, None)[None]
     p = adapter(torch.cat([x, mean, blurred]))[:, 285]
     deletion, insertion = results.curves[(0, "gradcam", "deletion")], results.curves[(0, "gradcam", "insertion")]
     assert deletion.y[[0, -1]].tolist() == pytest.approx(p[[0, 1]].tolist(), abs=1e-5)

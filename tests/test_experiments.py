@@ -65,7 +65,6 @@ def test_experiment_builds_every_swept_explainer_and_hashes_the_config() -> None
     built = load_experiment(experiment(), root=ROOT)
     assert list(built.explainers) == ["grid[edges=hard]", "grid[edges=gaussian]"]
     assert built.explainers["grid[edges=gaussian]"].segmenter.edges == "gaussian"
-    assert built.explainers["grid[edges=hard]"].progress is False
     assert built.hash == load_experiment(experiment(), root=ROOT).hash
     assert built.hash != load_experiment(experiment(metrics=["insertion"]), root=ROOT).hash
 

@@ -35,13 +35,12 @@ explainers:
     substrate: {name: constant, color: grey}
     attributor: rise
     n_samples: 32
-    batch_size: 8
     sweep:
       segmenter.edges: [hard, bilinear]
   saliency: saliency
 metrics:
-  - {name: deletion, step: 96, batch_size: 16}
-  - {name: mif_lif, points: 5, batch_size: 16}
+  - {name: deletion, step: 96}
+  - {name: mif_lif, points: 5}
 """
 
 

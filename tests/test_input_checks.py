@@ -8,7 +8,7 @@ from conftest import CountingModel, TinyCNN
 
 import perturbx as px
 
-PIPE = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=8, progress=False)
+PIPE = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=8)
 
 
 @pytest.mark.parametrize(
@@ -51,18 +51,18 @@ def test_bad_targets_are_rejected_before_any_query(target: object, match: str) -
 
 def test_out_of_range_target_is_rejected_before_perturbing() -> None:
     model = CountingModel(TinyCNN())
-    pipe = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=8, batch_size=4, progress=False)
+    pipe = px.Pipeline(segmenter={"name": "grid", "cells": 4}, n_samples=8)
     with pytest.raises(px.PerturbxError, match="out of range"):
-        pipe.explain(model, torch.rand(1, 3, 32, 32), target=7)
+        pipe.explain(model, torch.rand(1, 3, 32, 32), target=7, batch_size=4, progress=False)
     assert model.batches == [1]  # only the unperturbed image was scored
 
 
 def test_impossible_stage_settings_are_rejected_before_any_query() -> None:
     model = CountingModel(TinyCNN())
-    pipe = px.Pipeline(segmenter={"name": "grid", "cells": 40}, n_samples=8, progress=False)
+    pipe = px.Pipeline(segmenter={"name": "grid", "cells": 40}, n_samples=8)
     with pytest.raises(px.PerturbxError, match="do not fit"):
         pipe.explain(model, torch.rand(1, 3, 32, 32))
-    bad_colour = px.Pipeline(substrate={"name": "constant", "color": [0.1, 0.2]}, n_samples=8, progress=False)
+    bad_colour = px.Pipeline(substrate={"name": "constant", "color": [0.1, 0.2]}, n_samples=8)
     with pytest.raises(px.PerturbxError, match="colour values"):
         bad_colour.explain(model, torch.rand(1, 3, 32, 32))
     assert model.batches == []

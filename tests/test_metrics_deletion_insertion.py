@@ -85,7 +85,7 @@ def test_chunked_and_unchunked_curves_agree_and_chunks_span_images(metric: type)
     runs = {}
     for size in (1, 7, 1000):
         model = CountingModel(tiny_cnn())
-        runs[size] = metric(step=37, batch_size=size).evaluate(logits(model), x, maps)
+        runs[size] = metric(step=37).evaluate(logits(model), x, maps, batch_size=size)
         points = 3 * (-(-1024 // 37) + 1)
         assert sum(model.batches) == 3 + points
         assert max(model.batches[1:]) == min(size, points)

@@ -48,8 +48,8 @@ def test_seeded_noise_is_independent_of_the_chunk_size() -> None:
     g = torch.Generator().manual_seed(1)
     x, maps = torch.rand(2, 3, 10, 10, generator=g), torch.rand(2, 1, 10, 10, generator=g)
     adapter = px.ModelAdapter(tiny_cnn(), output="logit", batch_size=8)
-    runs = [Road(batch_size=size, seed=3).evaluate(adapter, x, maps) for size in (1, 4, 100)]
+    runs = [Road(seed=3).evaluate(adapter, x, maps, batch_size=size) for size in (1, 4, 100)]
     for other in runs[1:]:
         assert [r.value for r in other] == pytest.approx([r.value for r in runs[0]], abs=1e-6)
-    noisier = Road(batch_size=4, seed=4).evaluate(adapter, x, maps)
+    noisier = Road(seed=4).evaluate(adapter, x, maps, batch_size=4)
     assert [r.value for r in noisier] != pytest.approx([r.value for r in runs[0]], abs=1e-9)

@@ -1,4 +1,4 @@
-"""The PAMI explainer: the average map by hand on a tiny case, normalisation, shifts, stage two, errors."""
+"""PAMI as a pipeline preset: the average map by hand on a tiny case, normalisation, shifts, stage two, errors."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ from conftest import CountingModel, RegionModel, TinyCNN
 
 import perturbx as px
 from perturbx.errors import PerturbxError
-from perturbx.pipelines.pami import Pami
+from perturbx.pipelines.config import load_config
+from perturbx.segmenters.partitions import Partitions
+from perturbx.views.shifts import Shifts
 
 H = W = 8
+RUN = {"batch_size": 4, "progress": False}
 
 
 def whole_image_mean() -> RegionModel:
     return RegionModel(slice(None), slice(None))
 
 
-def pami(**params: object) -> Pami:
-    base = {"substrate": {"name": "constant", "color": "black"}, "batch_size": 4, "progress": False}
-    return px.build("explainer", {"name": "pami", **base, **params})
+def pami(segmenters: list, shifts: list | None = None, substrate: object = None, **params: object) -> px.Pipeline:
+    """The PAMI preset: every segmenter's partition of every shifted copy, one segment kept at a time."""
+    return px.build("explainer", {
+        "name": "pipeline", "segmenter": {"name": "partitions", "segmenters": segmenters},
+        "view": {"name": "shifts", "shifts": shifts or [(0, 0)]}, "sampler": {"name": "single", "inverse": True},
+        "substrate": substrate or {"name": "constant", "color": "black"}, "attributor": "pami", "n_samples": 1,
+        **params})
 
 
 def cell(r: int, c: int, cells: int) -> int:
@@ -47,7 +54,7 @@ def test_average_map_by_hand() -> None:
     x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(0))
     shifts = [(0, 0), (0, 3), (-2, 0), (5, 1)]
     explainer = pami(segmenters=[{"name": "grid", "cells": 2}, {"name": "grid", "cells": 4}], shifts=shifts)
-    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0)
+    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0, **RUN)
     expected = hand_average(x, [2, 4], shifts)
     assert torch.allclose(exp.meta["average"][0, 0].double(), expected, atol=1e-6)
     avg = exp.meta["average"][0, 0]
@@ -59,8 +66,9 @@ def test_average_map_by_hand() -> None:
 def test_soft_masks_average_is_mask_weighted() -> None:
     x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(1))
     spec = {"name": "grid", "cells": 2, "edges": "gaussian", "sigma": 1.5}
-    exp = pami(segmenters=[spec], shifts=[(0, 0)]).explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, 0)
-    seg = px.build("segmenter", spec).segment(x[0], 1, torch.Generator())
+    exp = pami(segmenters=[spec], shifts=[(0, 0)]).explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, 0,
+                                                           **RUN)
+    seg = px.build("segmenter", spec).segment(x[0], torch.Generator())
     keep = seg.masks / seg.coverage  # keep-mask of segment i alone
     p = (x[0, 0] * keep).mean((1, 2))
     expected = (p[:, None, None] * seg.masks).sum(0) / seg.masks.sum(0)
@@ -72,20 +80,21 @@ def test_batch_matches_single_images_and_stage_two() -> None:
     model = TinyCNN().eval()
     explainer = pami(segmenters=[{"name": "grid", "cells": 2}, {"name": "slic", "n_segments": 6}],
                      shifts=[(0, 0), (4, 0)], stages=2, substrate={"name": "blur", "sigma": 100.0, "kernel_size": 49})
-    exp = explainer.explain(model, x)
+    exp = explainer.explain(model, x, **RUN)
     for b in range(2):
-        one = explainer.explain(model, x[b : b + 1], target=int(exp.targets[b]))
+        one = explainer.explain(model, x[b : b + 1], target=int(exp.targets[b]), batch_size=3, progress=False)
         assert torch.allclose(one.maps[0], exp.maps[b], atol=1e-6)
-    first = pami(segmenters=explainer.spec()["segmenters"], shifts=[(0, 0), (4, 0)],
-                 substrate={"name": "blur", "sigma": 100.0, "kernel_size": 49}).explain(model, x)
+    first = pami(segmenters=explainer.spec()["segmenter"]["segmenters"], shifts=[(0, 0), (4, 0)],
+                 substrate={"name": "blur", "sigma": 100.0, "kernel_size": 49}).explain(model, x, **RUN)
     assert torch.allclose(exp.meta["first_stage_average"], first.meta["average"], atol=1e-6)
     assert not torch.allclose(exp.meta["average"], first.meta["average"])
     assert torch.isfinite(exp.maps).all() and exp.maps.min() >= 0 and exp.maps.max() <= 1
 
 
 def test_defaults_are_the_papers() -> None:
-    explainer = Pami()
-    assert len(explainer.segmenters) == 17 and len(explainer.shifts) == 13
+    assert len(Partitions().segmenters) == 17 and Shifts().count() == 13
+    explainer = load_config("configs/pami.yaml").build()
+    assert len(explainer.segmenter.segmenters) == 17 and explainer.view.count() == 5
     assert explainer.substrate.spec() == {"name": "blur", "sigma": 100.0, "kernel_size": 49}
     rebuilt = px.build("explainer", explainer.spec())
     assert rebuilt.spec() == explainer.spec()
@@ -94,22 +103,23 @@ def test_defaults_are_the_papers() -> None:
 def test_per_sample_masks_rejected_before_queries() -> None:
     counting = CountingModel(whole_image_mean())
     with pytest.raises(PerturbxError, match="per-sample"):
-        pami(segmenters=[{"name": "grid", "cells": 2, "shift": True}]).explain(counting, torch.rand(1, 3, H, W))
+        pami(segmenters=[{"name": "grid", "cells": 2, "shift": True}]).explain(counting, torch.rand(1, 3, H, W), **RUN)
     assert counting.batches == []
 
 
 def test_bad_colormap_is_a_config_error() -> None:
     with pytest.raises(px.ConfigError, match="colormap"):
-        pami(colormap="no-such-map")
+        pami([{"name": "grid", "cells": 2}], colormap="no-such-map")
 
 
 def test_sliding_windows_by_hand() -> None:
     x = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(6))
     radius, stride = 2.5, 3
-    explainer = px.build("explainer", {"name": "pami_windows", "radius": radius, "stride": stride,
-                                       "substrate": {"name": "constant", "color": "black"}, "batch_size": 4,
-                                       "progress": False})
-    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0)
+    explainer = px.build("explainer", {"name": "pipeline", "segmenter": {"name": "disks", "radius": radius,
+                                                                         "stride": stride},
+                                       "sampler": {"name": "single", "inverse": True}, "attributor": "pami",
+                                       "substrate": {"name": "constant", "color": "black"}, "n_samples": 1})
+    exp = explainer.explain(px.ModelAdapter(whole_image_mean(), output="logit"), x, target=0, **RUN)
     centres = [(r, c) for r in range(0, H, stride) for c in range(0, W, stride)]
     total, count = torch.zeros(H, W, dtype=torch.float64), torch.zeros(H, W, dtype=torch.float64)
     for cr, cc in centres:
@@ -127,6 +137,7 @@ def test_sliding_windows_by_hand() -> None:
 def test_sliding_windows_must_cover_every_pixel() -> None:
     counting = CountingModel(whole_image_mean())
     with pytest.raises(PerturbxError, match="radius"):
-        px.build("explainer", {"name": "pami_windows", "radius": 3, "stride": 6}).explain(counting,
-                                                                                         torch.rand(1, 3, H, W))
+        px.build("explainer", {"name": "pipeline", "segmenter": {"name": "disks", "radius": 3, "stride": 6},
+                               "sampler": {"name": "single", "inverse": True}, "attributor": "pami"}).explain(
+            counting, torch.rand(1, 3, H, W), **RUN)
     assert counting.batches == []

@@ -7,6 +7,7 @@ import torch
 from conftest import CountingModel, RegionModel
 
 import perturbx as px
+from perturbx.seeding import stream
 
 ROWS, COLS = slice(8, 16), slice(16, 24)  # cell (1, 2) of a 4x4 grid on 32x32
 
@@ -19,7 +20,6 @@ def rise(**kw: object) -> px.Pipeline:
         "attributor": "rise",
         "n_samples": 200,
         "seed": 0,
-        "progress": False,
     }
     params.update(kw)
     return px.Pipeline(**params)
@@ -72,7 +72,7 @@ def test_same_seed_same_map_and_other_seed_differs(tiny_cnn: torch.nn.Module, im
     ],
 )
 def test_maps_do_not_depend_on_batch_size(tiny_cnn: torch.nn.Module, images: torch.Tensor, segmenter: dict) -> None:
-    maps = [rise(segmenter=segmenter, n_samples=50, batch_size=bs).explain(tiny_cnn, images).maps for bs in (1, 7, 64)]
+    maps = [rise(segmenter=segmenter, n_samples=50).explain(tiny_cnn, images, batch_size=bs).maps for bs in (1, 7, 64)]
     for other in maps[1:]:
         torch.testing.assert_close(other, maps[0], atol=1e-6, rtol=1e-5)
 
@@ -102,7 +102,7 @@ def test_default_target_is_the_predicted_class(tiny_cnn: torch.nn.Module, images
 
 def test_stream_never_exceeds_the_batch_size(tiny_cnn: torch.nn.Module, images: torch.Tensor) -> None:
     counting = CountingModel(tiny_cnn)
-    exp = rise(n_samples=100, batch_size=16).explain(counting, images)
+    exp = rise(n_samples=100).explain(counting, images, batch_size=16)
     assert max(counting.batches[1:]) == 16  # the first call is the unperturbed batch
     assert sum(counting.batches) == exp.n_queries == 2 * 101
 
@@ -111,9 +111,8 @@ def test_rise_expected_normalisation_matches_the_original_formula(tiny_cnn: torc
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     pipe = rise(attributor={"name": "rise", "normalize": "expected"}, n_samples=64, seed=3)
     exp = pipe.explain(px.ModelAdapter(tiny_cnn, output="logit"), x, target=0)
-    generator = torch.Generator().manual_seed(3)
-    segmentation = pipe.segmenter.segment(x[0], 64, generator)
-    z = pipe.sampler.sample(64, segmentation.n_features, generator).z
+    segmentation = pipe.segmenter.segment(x[0], stream(3, "segmenter", 0))
+    z = pipe.sampler.sample(64, segmentation.n_features, stream(3, "sampler", 0)).z
     masks = segmentation.keep_masks(z, torch.arange(64))
     with torch.no_grad():
         scores = tiny_cnn(masks[:, None] * x)[:, 0]

@@ -15,13 +15,13 @@ G = torch.Generator
 
 def test_shifted_bilinear_cells_match_the_original_rise_construction() -> None:
     grid = px.segmenters.Grid(cells=7, edges="bilinear", shift=True)
-    seg = grid.segment(torch.zeros(3, 224, 224), 5, G().manual_seed(0))
+    seg = grid.segment(torch.zeros(3, 224, 224), G().manual_seed(0))
     z = (torch.rand(5, 49, generator=G().manual_seed(1)) < 0.5).float()
     ours = seg.keep_masks(z, torch.arange(5))
     cell = int(np.ceil(224 / 7))
     for n in range(5):
         up = resize(z[n].view(7, 7).numpy(), (8 * cell, 8 * cell), order=1, mode="reflect", anti_aliasing=False)
-        dy, dx = seg.shifts[n].tolist()
+        dy, dx = seg.offsets(torch.arange(5))[n].tolist()
         np.testing.assert_allclose(ours[n].numpy(), up[dy : dy + 224, dx : dx + 224], atol=1e-5)
 
 
@@ -29,7 +29,7 @@ def test_shifted_bilinear_cells_match_the_original_rise_construction() -> None:
     "edges,shift", [("hard", False), ("bilinear", False), ("gaussian", False), ("hard", True), ("bilinear", True)]
 )
 def test_keep_masks_stay_in_unit_range_and_reference_masks_partition(edges: str, shift: bool) -> None:
-    seg = px.segmenters.Grid(cells=5, edges=edges, shift=shift).segment(torch.zeros(3, 40, 50), 8, G().manual_seed(0))
+    seg = px.segmenters.Grid(cells=5, edges=edges, shift=shift).segment(torch.zeros(3, 40, 50), G().manual_seed(0))
     assert seg.n_features == 25 and seg.labels.shape == (40, 50)
     z = torch.rand(8, 25, generator=G().manual_seed(2))
     keep = seg.keep_masks(z, torch.arange(8))
@@ -40,7 +40,7 @@ def test_keep_masks_stay_in_unit_range_and_reference_masks_partition(edges: str,
 
 
 def test_hard_grid_cells_are_equal_blocks() -> None:
-    seg = px.segmenters.Grid(cells=4).segment(torch.zeros(3, 32, 32), 1, G())
+    seg = px.segmenters.Grid(cells=4).segment(torch.zeros(3, 32, 32), G())
     assert seg.hard
     assert torch.equal(seg.labels[:8, :8], torch.zeros(8, 8, dtype=torch.long))
     assert torch.equal(seg.labels[8:16, 16:24], torch.full((8, 8), 6))
@@ -61,8 +61,8 @@ def test_from_labels_relabels_and_fades() -> None:
 
 def test_impossible_grid_is_rejected() -> None:
     with pytest.raises(px.PerturbxError, match="cells"):
-        px.segmenters.Grid(cells=64).segment(torch.zeros(3, 32, 32), 1, G())
+        px.segmenters.Grid(cells=64).segment(torch.zeros(3, 32, 32), G())
     with pytest.raises(px.ConfigError, match="cells"):
         px.segmenters.Grid(cells=0)
     with pytest.raises(px.PerturbxError, match="gaussian"):
-        px.segmenters.Grid(edges="gaussian", shift=True).segment(torch.zeros(3, 32, 32), 1, G())
+        px.segmenters.Grid(edges="gaussian", shift=True).segment(torch.zeros(3, 32, 32), G())

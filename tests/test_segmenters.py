@@ -61,7 +61,7 @@ SEGMENTERS = [{"name": name, **params} for name, (params, _) in CASES.items()] +
 def test_labels_match_scikit_image(name: str) -> None:
     params, reference = CASES[name]
     x = picture()
-    seg = px.build("segmenter", {"name": name, **params}).segment(x, 1, torch.Generator())
+    seg = px.build("segmenter", {"name": name, **params}).segment(x, torch.Generator())
     expected = relabel(reference(as_numpy(x)))
     assert seg.n_features == expected.max() + 1 > 2
     np.testing.assert_array_equal(seg.labels.numpy(), expected)
@@ -72,7 +72,7 @@ def test_labels_match_scikit_image(name: str) -> None:
 @pytest.mark.parametrize("edges", ["hard", "gaussian", "bilinear"])
 def test_every_edge_mode_gives_normalised_soft_masks(spec: dict, edges: str) -> None:
     x = picture(1, 40)
-    seg = px.build("segmenter", {**spec, "edges": edges}).segment(x, 1, torch.Generator())
+    seg = px.build("segmenter", {**spec, "edges": edges}).segment(x, torch.Generator())
     m = seg.n_features
     assert seg.masks.shape == (m, 40, 40) and seg.labels.shape == (40, 40)
     assert torch.isfinite(seg.masks).all() and seg.masks.min() >= 0
@@ -91,18 +91,18 @@ def test_every_edge_mode_gives_normalised_soft_masks(spec: dict, edges: str) -> 
 def test_gaussian_fade_defaults_to_70_over_sqrt_m() -> None:
     x = picture()
     seg = px.build("segmenter", {"name": "watershed", "markers": 9, "edges": "gaussian"}).segment(
-        x, 1, torch.Generator())
+        x, torch.Generator())
     hard = Segmentation.from_labels(seg.labels)
     sigma = 70 / math.sqrt(hard.n_features)
     torch.testing.assert_close(seg.masks, gaussian_blur(hard.masks[None], sigma)[0])
     chosen = px.build("segmenter", {"name": "watershed", "markers": 9, "edges": "gaussian", "sigma": 2.0})
-    torch.testing.assert_close(chosen.segment(x, 1, torch.Generator()).masks, gaussian_blur(hard.masks[None], 2.0)[0])
+    torch.testing.assert_close(chosen.segment(x, torch.Generator()).masks, gaussian_blur(hard.masks[None], 2.0)[0])
 
 
 def test_bilinear_ramp_on_grid_labels_equals_bilinear_grid_cells() -> None:
     x = torch.rand(3, 36, 36)
-    tents = px.build("segmenter", {"name": "grid", "cells": 4, "edges": "bilinear"}).segment(x, 1, torch.Generator())
-    cells = px.build("segmenter", {"name": "grid", "cells": 4}).segment(x, 1, torch.Generator())
+    tents = px.build("segmenter", {"name": "grid", "cells": 4, "edges": "bilinear"}).segment(x, torch.Generator())
+    cells = px.build("segmenter", {"name": "grid", "cells": 4}).segment(x, torch.Generator())
     ramps = Segmentation.from_labels(cells.labels, edges="bilinear")  # default width sqrt(HW/M) = 9 = cell size
     torch.testing.assert_close(ramps.masks / ramps.coverage, tents.masks / tents.coverage)
 
@@ -128,14 +128,14 @@ def blocks(image: np.ndarray) -> np.ndarray:
 
 def test_callable_relabels_arbitrary_values() -> None:
     x = picture()
-    seg = px.build("segmenter", {"name": "callable", "function": blocks}).segment(x, 1, torch.Generator())
+    seg = px.build("segmenter", {"name": "callable", "function": blocks}).segment(x, torch.Generator())
     np.testing.assert_array_equal(seg.labels.numpy(), relabel(blocks(as_numpy(x))))
     assert seg.n_features == 3 and set(seg.labels.unique().tolist()) == {0, 1, 2}
     as_float = px.build("segmenter", {"name": "callable", "function": lambda a: blocks(a).astype(float)})
-    assert torch.equal(as_float.segment(x, 1, torch.Generator()).labels, seg.labels)
+    assert torch.equal(as_float.segment(x, torch.Generator()).labels, seg.labels)
     on_tensor = px.build("segmenter", {"name": "callable", "input": "tensor",
                                        "function": lambda t: (t[0] > 0.5).long() * 3 - 4})
-    assert on_tensor.segment(x, 1, torch.Generator()).n_features == 2
+    assert on_tensor.segment(x, torch.Generator()).n_features == 2
     assert px.build("segmenter", {"name": "callable", "function": blocks}).spec()["function"].endswith(":blocks")
 
 
@@ -145,10 +145,10 @@ def test_callable_rejects_bad_functions_and_label_maps() -> None:
     x = picture()
     wrong_shape = px.build("segmenter", {"name": "callable", "function": lambda a: np.zeros((3, 3), int)})
     with pytest.raises(PerturbxError, match=r"shape \(48, 48\)"):
-        wrong_shape.segment(x, 1, torch.Generator())
+        wrong_shape.segment(x, torch.Generator())
     fractional = px.build("segmenter", {"name": "callable", "function": lambda a: a[..., 0]})
     with pytest.raises(PerturbxError, match="whole numbers"):
-        fractional.segment(x, 1, torch.Generator())
+        fractional.segment(x, torch.Generator())
 
 
 def test_parameters_are_validated_with_named_fields() -> None:

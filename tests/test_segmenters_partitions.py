@@ -1,4 +1,4 @@
-"""Multi-partition segmenter: the list PAMI consumes, shifts undone, and the union as one segmentation."""
+"""Multi-partition segmenter: the list PAMI consumes, the shift view, and the union as one segmentation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 
 import perturbx as px
 from perturbx.errors import ConfigError, PerturbxError
-from perturbx.segmenters.partitions import PAMI_SHIFTS, Partitions
+from perturbx.segmenters.partitions import Partitions
+from perturbx.views.shifts import PAMI_SHIFTS, Shifts
 
 SPECS = [{"name": "slic", "n_segments": 6}, {"name": "watershed", "markers": 4, "edges": "gaussian"}]
 
@@ -25,33 +26,32 @@ def colour_classes(a: np.ndarray) -> np.ndarray:
 
 def test_segmentations_are_each_segmenter_in_order() -> None:
     x = image()
-    parts = Partitions(segmenters=SPECS).segmentations(x, 1, torch.Generator())
+    parts = Partitions(segmenters=SPECS).partitions(x, torch.Generator())
     assert len(parts) == 2
     for part, spec in zip(parts, SPECS, strict=True):
-        direct = px.build("segmenter", spec).segment(x, 1, torch.Generator())
+        direct = px.build("segmenter", spec).segment(x, torch.Generator())
         assert torch.equal(part.labels, direct.labels)
         torch.testing.assert_close(part.masks, direct.masks)
 
 
-def test_shifts_are_undone_on_the_labels() -> None:
+def test_shift_view_rolls_the_image_and_rolls_maps_back() -> None:
     x = image()
-    shifts = [(0, 0), (5, 0), (0, -7), (11, 13)]
-    p = Partitions(segmenters=[{"name": "callable", "function": colour_classes}], shifts=shifts)
-    parts = p.segmentations(x, 1, torch.Generator())
-    assert p.n_partitions == len(parts) == 4
-    for part in parts[1:]:
-        assert torch.equal(part.labels, parts[0].labels)
-    slic = Partitions(segmenters=[{"name": "slic", "n_segments": 6}], shifts=[(0, 0), (9, 0)])
-    _, shifted = slic.segmentations(x, 1, torch.Generator())
-    rolled = px.build("segmenter", {"name": "slic", "n_segments": 6}).segment(torch.roll(x, 9, 1), 1, torch.Generator())
-    assert torch.equal(shifted.labels, torch.roll(rolled.labels, -9, dims=0))
+    view = Shifts(shifts=[(0, 0), (5, 0), (0, -7), (11, 13)])
+    assert view.count() == 4 and Shifts().count() == len(PAMI_SHIFTS) == 13
+    for k, (dy, dx) in enumerate(view.shifts):
+        shown = view.show(x, k)
+        assert torch.equal(shown[:, dy % 32, dx % 32], x[:, 0, 0])
+        assert torch.equal(view.back(shown, k), x)
+    spec = {"name": "callable", "function": colour_classes}
+    shown = px.build("segmenter", spec).segment(view.show(x, 3), None)
+    assert torch.equal(view.back(shown.labels, 3), Partitions(segmenters=[spec]).partitions(x, None)[0].labels)
 
 
 def test_union_keep_mask_is_the_mean_of_the_partitions() -> None:
     x = image()
     p = Partitions(segmenters=SPECS)
-    parts = p.segmentations(x, 1, torch.Generator())
-    union = p.segment(x, 1, torch.Generator())
+    parts = p.partitions(x, torch.Generator())
+    union = p.segment(x, torch.Generator())
     sizes = [s.n_features for s in parts]
     assert union.n_features == sum(sizes)
     g = torch.Generator().manual_seed(0)
@@ -61,11 +61,11 @@ def test_union_keep_mask_is_the_mean_of_the_partitions() -> None:
 
 
 def test_spec_round_trips_and_pami_recipe() -> None:
-    p = Partitions(segmenters=SPECS, shifts=[(0, 0), (3, 4)])
+    p = Partitions(segmenters=SPECS)
     again = px.build("segmenter", p.spec())
     assert again.spec() == p.spec() and again.segmenters[1].edges == "gaussian"
-    pami = Partitions.pami()
-    assert pami.n_partitions == 17 * 13 and len(set(PAMI_SHIFTS)) == 13
+    pami = Partitions()
+    assert len(pami.segmenters) == 17 and len(set(PAMI_SHIFTS)) == 13
     names = [s.name for s in pami.segmenters]
     assert names.count("felzenszwalb") == 6 and names.count("slic") == 8 and names.count("watershed") == 3
     assert [s.n_segments for s in pami.segmenters if s.name == "slic"] == list(range(10, 81, 10))
@@ -78,4 +78,4 @@ def test_bad_partitions_are_rejected() -> None:
         Partitions(segmenters=[{"name": "slic"}, {"name": "slik"}])
     shifted_grid = Partitions(segmenters=[{"name": "grid", "cells": 2, "shift": True}])
     with pytest.raises(PerturbxError, match="per-sample"):
-        shifted_grid.segment(image(), 3, torch.Generator())
+        shifted_grid.segment(image(), torch.Generator())

@@ -12,7 +12,7 @@ captum_attr = pytest.importorskip("captum.attr")
 
 
 def test_removing_a_window_removes_all_its_pixels() -> None:
-    seg = px.segmenters.Windows(size=8, stride=4).segment(torch.zeros(3, 32, 32), 1, torch.Generator())
+    seg = px.segmenters.Windows(size=8, stride=4).segment(torch.zeros(3, 32, 32), torch.Generator())
     assert seg.n_features == 49 and float(seg.masks.sum(0).min()) == 1.0
     z = torch.ones(1, 49)
     z[0, 8] = 0  # second row of windows, second column: rows 4..11, cols 4..11
@@ -29,9 +29,8 @@ def test_overlapping_occlusion_equals_captum(size: int, stride: int) -> None:
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     target = int(model(x).argmax())
     pipe = px.Pipeline(segmenter={"name": "windows", "size": size, "stride": stride}, sampler="single",
-                       substrate={"name": "constant", "color": 0.5}, attributor="occlusion", n_samples=1,
-                       batch_size=16, progress=False)
-    ours = pipe.explain(px.ModelAdapter(model, output="logit"), x, target=target).maps[0, 0]
+                       substrate={"name": "constant", "color": 0.5}, attributor="occlusion", n_samples=1)
+    ours = pipe.explain(px.ModelAdapter(model, output="logit"), x, target=target, batch_size=16).maps[0, 0]
     theirs = captum_attr.Occlusion(model).attribute(
         x, sliding_window_shapes=(3, size, size), strides=(3, stride, stride), baselines=0.5, target=target)[0, 0]
     scale = float(theirs.abs().max())
@@ -41,6 +40,6 @@ def test_overlapping_occlusion_equals_captum(size: int, stride: int) -> None:
 
 def test_impossible_windows_are_rejected() -> None:
     with pytest.raises(px.PerturbxError, match="does not fit"):
-        px.segmenters.Windows(size=64).segment(torch.zeros(3, 32, 32), 1, torch.Generator())
+        px.segmenters.Windows(size=64).segment(torch.zeros(3, 32, 32), torch.Generator())
     with pytest.raises(px.PerturbxError, match="stride"):
-        px.segmenters.Windows(size=4, stride=8).segment(torch.zeros(3, 32, 32), 1, torch.Generator())
+        px.segmenters.Windows(size=4, stride=8).segment(torch.zeros(3, 32, 32), torch.Generator())

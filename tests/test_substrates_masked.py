@@ -99,9 +99,9 @@ def test_region_fills_keep_kept_pixels_and_ignore_chunking(spec: dict) -> None:
     keep = (torch.rand(5, 4, 4, generator=g) > 0.5).float().repeat_interleave(4, 1).repeat_interleave(4, 2)
     keep[0] = 1.0
     substrate = px.build("substrate", spec)
-    whole = substrate.fill(image, keep, torch.Generator().manual_seed(3))
-    g = torch.Generator().manual_seed(3)
-    chunks = torch.cat([substrate.fill(image, keep[i : i + 2], g) for i in range(0, 5, 2)])
+    whole = substrate.bind(image, None, torch.Generator().manual_seed(3))(keep)
+    fill = substrate.bind(image, None, torch.Generator().manual_seed(3))
+    chunks = torch.cat([fill(keep[i : i + 2]) for i in range(0, 5, 2)])
     assert torch.equal(whole, chunks)
     assert torch.equal(whole[0], image)  # nothing removed: the image unchanged
     for f, k in zip(whole, keep, strict=True):
@@ -115,7 +115,7 @@ def test_inpaint_matches_opencv_on_the_removed_region(method: str) -> None:
     image = (torch.rand(3, 20, 20, generator=g) * 255).round() / 255
     keep = torch.ones(1, 20, 20)
     keep[0, 6:14, 3:11] = 0.2
-    out = px.build("substrate", {"name": "inpaint", "method": method, "radius": 2}).fill(image, keep, g)[0]
+    out = px.build("substrate", {"name": "inpaint", "method": method, "radius": 2}).bind(image, None, g)(keep)[0]
     mask = (keep[0] < 0.5).numpy().astype(np.uint8)
     flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
     pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -127,9 +127,9 @@ def test_threshold_decides_which_pixels_are_filled() -> None:
     image = torch.rand(1, 8, 8)
     keep = torch.ones(1, 8, 8)
     keep[0, 2:6, 2:6] = 0.7
-    half = px.build("substrate", {"name": "noisy_linear", "noise_std": 0.0}).fill(image, keep, torch.Generator())
-    full = px.build("substrate", {"name": "noisy_linear", "noise_std": 0.0, "threshold": 1.0}).fill(
-        image, keep, torch.Generator())
+    half = px.build("substrate", {"name": "noisy_linear", "noise_std": 0.0}).bind(image, None, torch.Generator())(keep)
+    full = px.build("substrate", {"name": "noisy_linear", "noise_std": 0.0, "threshold": 1.0}).bind(
+        image, None, torch.Generator())(keep)
     assert torch.equal(half[0], image)
     assert not torch.equal(full[0, :, 2:6, 2:6], image[:, 2:6, 2:6])
     assert torch.equal(full[0, :, 0, :], image[:, 0, :])

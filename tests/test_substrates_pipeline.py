@@ -12,7 +12,8 @@ import perturbx as px
 SEGMENTERS = [{"name": "slic", "n_segments": 12}, {"name": "felzenszwalb", "scale": 20, "min_size": 10},
               {"name": "quickshift", "max_dist": 5}, {"name": "watershed", "markers": 8, "edges": "gaussian"},
               {"name": "callable", "function": "skimage.segmentation:slic", "kwargs": {"n_segments": 6}},
-              {"name": "partitions", "segmenters": [{"name": "slic", "n_segments": 6}], "shifts": [[0, 0], [4, 4]]}]
+              {"name": "partitions", "segmenters": [{"name": "slic", "n_segments": 6}]},
+              {"name": "disks", "radius": 12, "stride": 8}]
 SUBSTRATES = ["mean", "median", "uniform_noise", "gaussian_noise", "segment_mean", "histogram", "random_color",
               "image", "images", "inpaint", "noisy_linear"]
 
@@ -27,9 +28,9 @@ def x() -> torch.Tensor:
     return px.data.image("chelsea", size=32)
 
 
-def explain(x: torch.Tensor, **stages: object) -> px.Explanation:
-    settings = {"n_samples": 16, "batch_size": 8, "progress": False, **stages}
-    return px.Pipeline(**settings).explain(tiny_model(), x)
+def explain(x: torch.Tensor, batch_size: int = 8, **stages: object) -> px.Explanation:
+    settings = {"n_samples": 16, **stages}
+    return px.Pipeline(**settings).explain(tiny_model(), x, batch_size=batch_size, progress=False)
 
 
 def test_slic_with_inpainting_from_dicts_and_yaml(x: torch.Tensor) -> None:
@@ -40,19 +41,17 @@ def test_slic_with_inpainting_from_dicts_and_yaml(x: torch.Tensor) -> None:
     segmenter: {name: slic, n_segments: 50}
     substrate: {name: inpaint, method: telea}
     n_samples: 16
-    batch_size: 8
-    progress: false
     """
     from_yaml = px.build("explainer", yaml.safe_load(text))
-    assert torch.equal(from_yaml.explain(tiny_model(), x).maps, exp.maps)
-    assert exp.meta["pipeline"]["substrate"] == {"name": "inpaint", "threshold": 0.5, "method": "telea", "radius": 1.0}
+    assert torch.equal(from_yaml.explain(tiny_model(), x, batch_size=8, progress=False).maps, exp.maps)
+    assert exp.meta["explainer"]["substrate"] == {"name": "inpaint", "threshold": 0.5, "method": "telea", "radius": 1.0}
 
 
 @pytest.mark.parametrize("segmenter", SEGMENTERS, ids=lambda s: s["name"])
 def test_every_segmenter_explains(x: torch.Tensor, segmenter: dict) -> None:
     exp = explain(x, segmenter=segmenter, substrate="mean")
     assert torch.isfinite(exp.maps).all() and exp.features[0].segmentation.n_features > 1
-    assert px.build("segmenter", exp.meta["pipeline"]["segmenter"]).spec() == exp.meta["pipeline"]["segmenter"]
+    assert px.build("segmenter", exp.meta["explainer"]["segmenter"]).spec() == exp.meta["explainer"]["segmenter"]
 
 
 @pytest.mark.parametrize("substrate", SUBSTRATES)

@@ -121,10 +121,10 @@ GRID = {"name": "grid", "cells": 8}
 EXPLAINERS = {
     "rise": lambda: perturbx.Pipeline(
         segmenter={**GRID, "edges": "bilinear", "shift": True}, sampler="bernoulli", attributor="rise",
-        n_samples=300, batch_size=300, progress=False,
+        n_samples=300,
     ),
     "kernelshap": lambda: perturbx.Pipeline(
-        segmenter=GRID, sampler="kernelshap", attributor="kernelshap", n_samples=300, batch_size=300, progress=False
+        segmenter=GRID, sampler="kernelshap", attributor="kernelshap", n_samples=300
     ),
     "gradcam": lambda: registry.build("explainer", "gradcam"),
 }
@@ -136,7 +136,7 @@ def test_methods_put_relevance_on_the_object(method: str, model: ImageClassifier
         correct = (model(held_out.images).argmax(1) == held_out.labels).nonzero().flatten()[:6]
     x, masks, labels = held_out.images[correct], held_out.masks[correct], held_out.labels[correct]
     adapter = ModelAdapter(model, output="logit") if method == "gradcam" else model
-    maps = EXPLAINERS[method]().explain(adapter, x, labels).maps
+    maps = EXPLAINERS[method]().explain(adapter, x, labels, batch_size=300, progress=False).maps
     random = relevance_mass(torch.rand(maps.shape, generator=torch.Generator().manual_seed(0)), masks).mean()
     area = masks.float().mean()
     assert abs(random - area) < 0.02  # a random map spreads its mass evenly

@@ -11,9 +11,11 @@ from perturbx.attributors.scores import Estimate, ScoreCollector, empty_rows
 from perturbx.attributors.solvers import efficient_wls
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
-from perturbx.samplers.base import Coalitions
+from perturbx.samplers.base import Coalitions, Sampler
 from perturbx.samplers.kernelshap import shapley_kernel
 from perturbx.segmenters.segmentation import Segmentation
+
+_FIX = "use the kernelshap, exhaustive or permutation sampler, or single with include_none=true"
 
 
 @register("kernelshap", paper="Lundberg & Lee, NeurIPS 2017 (KernelSHAP)")
@@ -27,11 +29,16 @@ class KernelShap(Attributor):
 
     anytime: ClassVar[bool] = True
 
+    def accepts(self, sampler: Sampler) -> None:
+        if not sampler.has_empty_row():
+            raise PerturbxError(f"attributor kernelshap: needs y(∅), the score with every feature removed, but the "
+                                f"{sampler.name} sampler's designs need not hold an all-removed row; {_FIX}")
+
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
         if len(empty_rows(coalitions.z)) == 0:
             raise PerturbxError(
                 "attributor kernelshap: needs y(∅), the score with every feature removed, but the sampler's design has "
-                "no all-removed row; use the kernelshap or exhaustive sampler, or single with include_none=true"
+                f"no all-removed row; {_FIX}"
             )
 
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
-from perturbx.attributors.base import Accumulator, Attributor
-from perturbx.attributors.scores import Estimate, ScoreCollector, per_feature_mean, require_single_rows, single_rows
+import torch
+from pydantic import Field
+
+from perturbx.attributors.base import Accumulator, Attribution, Attributor
+from perturbx.attributors.scores import ScoreCollector, per_feature_mean, require_single_rows, single_rows
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
 
 
+def normalise(maps: torch.Tensor, delta: float) -> torch.Tensor:
+    """PAMI's normalised map ``(X − min)/(max − min + delta)``, per map over the last two dimensions."""
+    low = maps.amin(dim=(-2, -1), keepdim=True)
+    high = maps.amax(dim=(-2, -1), keepdim=True)
+    return (maps - low) / (high - low + delta)
+
+
 @register("pami", paper="Shi et al. 2024 (PAMI: Partition input and Aggregate outputs)")
 class PamiScores(Attributor):
-    """Feature j scores ``y(only j kept)``; the map ``Σ_j y_j·m_j / Σ_j m_j`` is the projection through the
-    soft masks. Needs a keep-only-j row per feature (sampler ``single`` with ``inverse: true``). The
-    multi-partition, shifted-copy aggregation is the ``pami`` explainer. Deterministic rows: standard error 0."""
+    """Feature j scores ``p_j = y(only j kept)`` (needs sampler ``single`` with ``inverse: true``).
+    Over every partition and view the map is ``Σ p_j·m_j / Σ m_j`` (a mean output per pixel, kept in
+    ``meta["average"]``); the explanation is its min-max normalisation ``(X − min)/(max − min + delta)``.
+    Deterministic rows: standard error 0."""
+
+    delta: float = Field(1e-8, gt=0.0, description="added to max − min in the normalised map")
 
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
         require_single_rows(coalitions.z, kept=True, who=self.name)
@@ -23,7 +36,20 @@ class PamiScores(Attributor):
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         rows, features = single_rows(coalitions.z.cpu(), kept=True)
         m = coalitions.z.shape[1]
-        def solve(y: torch.Tensor) -> Estimate:
-            return Estimate(per_feature_mean(y, rows, features, m), torch.zeros(len(y), m))
+        return _Weighted(segmentation, lambda y: per_feature_mean(y, rows, features, m))
 
-        return ScoreCollector(segmentation, solve, coalitions)
+    def finish(self, pixels: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        return normalise(pixels, self.delta), {"average": pixels}
+
+
+class _Weighted(ScoreCollector):
+    """Feature scores projected through the masks in float64, weighted by the masks' coverage when
+    partitions combine, so the combined map is ``Σ p·m / Σ m`` over every partition and view."""
+
+    def result(self) -> Attribution:
+        features = self.solve(torch.cat(self.chunks)).float()
+        masks = self.segmentation.masks.double()
+        numerator = torch.einsum("m,mhw->hw", features.to(masks), masks)
+        coverage = masks.sum(0)
+        exact = torch.zeros_like(numerator, dtype=torch.float32)
+        return Attribution(features, numerator / coverage.clamp_min(1e-12), coverage, torch.zeros_like(features), exact)

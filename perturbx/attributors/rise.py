@@ -151,4 +151,4 @@ class _RiseSums(Accumulator):
         else:
             pixels, pixel_variance = self._pixels()
             pixels, pixel_stderr = pixels.float(), pixel_variance.sqrt().float()
-        return Attribution(features.float(), pixels, stderr, pixel_stderr)
+        return Attribution(features.float(), pixels, features_stderr=stderr, pixels_stderr=pixel_stderr)

@@ -67,7 +67,7 @@ class ScoreCollector(Accumulator):
             return Attribution(features, pixels)
         stderr = covariance.diagonal().clamp_min(0).sqrt().float()
         pixel_stderr = project_variance(self.segmentation, covariance).sqrt().float()
-        return Attribution(features, pixels, stderr, pixel_stderr)
+        return Attribution(features, pixels, features_stderr=stderr, pixels_stderr=pixel_stderr)
 
 
 def single_rows(z: torch.Tensor, kept: bool) -> tuple[torch.Tensor, torch.Tensor]:

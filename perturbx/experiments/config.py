@@ -110,7 +110,7 @@ def load_experiment(source: str | Path | dict[str, Any], root: str | Path | None
 
 
 def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:
-    """Every entry built, sweeps expanded; inner progress bars off (the runner shows its own)."""
+    """Every entry built, sweeps expanded."""
     built: dict[str, Explainer] = {}
     for name, entry in entries.items():
         where = f"explainers.{name}"
@@ -118,10 +118,7 @@ def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:
             if full in built:
                 raise ConfigError(f"{where}: the name {full!r} is used twice")
             label = where if full == name else f"{where} {full}"
-            explainer = _build("explainer", spec, label)
-            if "progress" in type(explainer).model_fields:
-                explainer.progress = False
-            built[full] = explainer
+            built[full] = _build("explainer", spec, label)
     return built
 
 

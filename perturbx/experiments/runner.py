@@ -59,7 +59,7 @@ def run(
                  if (dataset.ids[k], name) not in done]
         if pairs:
             model = experiment.spec.model.load(device)
-            adapter = ModelAdapter(model, output=experiment.spec.output)
+            adapter = ModelAdapter(model, output=experiment.spec.output, progress=False)  # the runner's bar only
             with tqdm(pairs, disable=not progress, desc="experiment", unit="pair") as bar:
                 for k, name in bar:
                     bar.set_postfix_str(f"{dataset.ids[k]} × {name}"[:60])

@@ -3,14 +3,14 @@ relevant square regions are removed one after another."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
 
 from perturbx import registry
-from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
-from perturbx.metrics.curves import CurveJob, patch_labels, region_ranks, run_curves, substrate_fill
+from perturbx.metrics.base import Curve, MetricContext, ModelMetric, Score, target_label
+from perturbx.metrics.curves import CurveJob, patch_labels, region_ranks, run_curves
 from perturbx.models.adapter import ModelAdapter
 from perturbx.substrates.base import Substrate
 from perturbx.targets import Targets
@@ -39,7 +39,7 @@ class Aopc(ModelMetric):
     seed: int = Field(0, ge=0, description="seed of a stochastic substrate (the same for every image)")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         device = adapter.device
@@ -49,10 +49,10 @@ class Aopc(ModelMetric):
         jobs = []
         for b in range(x.shape[0]):
             image = x[b].to(device)
-            fill, impute = substrate_fill(self.substrate, image, torch.Generator().manual_seed(self.seed))
+            fill = self.substrate.bind(image, None, torch.Generator().manual_seed(self.seed))
             for order in self.orders:
                 rank = region_ranks(maps[b, 0].to(device), labels, self.reduce, descending=order == "morf")
-                jobs.append(CurveJob(image, rank, counts, targets.fns[b], fill, False, impute))
+                jobs.append(CurveJob(image, rank, counts, targets.fns[b], fill))
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         protocol = self.protocol(scorer) | {
             "order": "region relevance, ties by row-major patch index",

@@ -14,7 +14,7 @@ from torch import nn
 from perturbx.errors import PerturbxError
 from perturbx.explainer import Explainer
 from perturbx.images import check_images
-from perturbx.models.adapter import BatchSize, ModelAdapter, OutputMode, as_adapter
+from perturbx.models.adapter import ModelAdapter, OutputMode, as_adapter
 from perturbx.registry import Component
 from perturbx.targets import Targets, TargetSpec, check_target, resolve_targets
 
@@ -39,44 +39,62 @@ class Score:
     curve: Curve | None = None
 
 
+@dataclass(frozen=True)
+class MetricContext:
+    """What some metrics need beyond images and maps: ground-truth ``regions [B,H,W]`` (localisation) or
+    an ``explainer`` that can explain again (sanity checks, robustness)."""
+
+    regions: torch.Tensor | None = None
+    explainer: Explainer | None = None
+
+
 class Metric(Component):
     """Base of every metric. :meth:`evaluate` validates, wraps the model, resolves targets and calls
     :meth:`score`; the evaluator calls :meth:`check` and :meth:`score` directly inside one session.
 
-    ``requires`` names the extra inputs a metric needs: ``regions`` (ground-truth masks ``[B,H,W]``)
-    or ``explainer`` (an object that can explain again, for sanity checks and robustness).
+    ``requires`` names the :class:`MetricContext` fields a metric needs (``regions``, ``explainer``).
     """
 
     kind: ClassVar[str] = "metric"
     requires: ClassVar[tuple[str, ...]] = ()
 
     def evaluate(
-        self, model: nn.Module | ModelAdapter, x: torch.Tensor, maps: torch.Tensor, target: TargetSpec = None,
-        **extra: Any,
+        self,
+        model: nn.Module | ModelAdapter,
+        x: torch.Tensor,
+        maps: torch.Tensor,
+        target: TargetSpec = None,
+        *,
+        regions: torch.Tensor | None = None,
+        explainer: Explainer | None = None,
+        batch_size: int | None = None,
+        progress: bool | None = None,
     ) -> list[Score]:
-        """Score ``maps [B,1,H,W]`` of images ``x [B,C,H,W]`` for ``target`` (default: the predicted class)."""
+        """Score ``maps [B,1,H,W]`` of images ``x [B,C,H,W]`` for ``target`` (default: the predicted class);
+        ``batch_size`` and ``progress`` override the adapter's for this call."""
         x = check_images(x)
         maps = check_maps(maps, x)
         check_target(target, x.shape[0])
-        self.check(x, maps, **extra)
+        context = MetricContext(regions, explainer)
+        self.check(x, maps, context)
         adapter = as_adapter(model)
-        with adapter.session(tuple(x.shape[1:])):
+        with adapter.options(batch_size=batch_size, progress=progress), adapter.session(tuple(x.shape[1:])):
             targets = resolve_targets(target, adapter(x))
-            return self.score(adapter, x, maps, targets, **extra)
+            return self.score(adapter, x, maps, targets, context)
 
-    def check(self, x: torch.Tensor, maps: torch.Tensor | None, **extra: Any) -> None:
-        """Validation of the extra inputs, before any model query."""
+    def check(self, x: torch.Tensor, maps: torch.Tensor | None, context: MetricContext) -> None:
+        """Validation of the context this metric needs, before any model query."""
         for name in self.requires:
-            if extra.get(name) is None:
+            if getattr(context, name) is None:
                 raise PerturbxError(f"{self.name}: needs {name}=... ({_NEEDS[name]})")
         if "regions" in self.requires:
-            check_regions(extra["regions"], x)
-        if "explainer" in self.requires and not isinstance(extra["explainer"], Explainer):
+            check_regions(context.regions, x)
+        if "explainer" in self.requires and not isinstance(context.explainer, Explainer):
             raise PerturbxError(f"{self.name}: explainer must be an explainer object (px.build('explainer', ...)), "
-                                f"got {type(extra['explainer']).__name__}")
+                                f"got {type(context.explainer).__name__}")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         """Scores of every image for the resolved targets (called inside the adapter's session)."""
         raise NotImplementedError
@@ -94,10 +112,9 @@ class Metric(Component):
 
 
 class ModelMetric(Metric):
-    """A metric that queries the model, in a chosen output mode and batch size."""
+    """A metric that queries the model, in a chosen output mode, in batches of the adapter's plan."""
 
     output: OutputMode | None = Field(None, description="score the model in this mode; None keeps the adapter's")
-    batch_size: BatchSize = Field("auto", description="images per model call, or the adapter's plan")
 
     def scorer(self, adapter: ModelAdapter) -> ModelAdapter:
         """The adapter in this metric's output mode (a shallow copy sharing the model and its plan)."""
@@ -109,9 +126,8 @@ class ModelMetric(Metric):
 
     def chunk(self, adapter: ModelAdapter, x: torch.Tensor) -> int:
         """Images per model call for inputs shaped like ``x`` (the format of that plan is applied)."""
-        size = self.batch_size if isinstance(self.batch_size, int) else None
         with adapter.session():
-            return adapter.plan(tuple(x.shape[1:]), size)[0]
+            return adapter.plan(tuple(x.shape[1:]))[0]
 
 
 _NEEDS = {

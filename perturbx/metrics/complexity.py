@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from perturbx import registry
-from perturbx.metrics.base import Metric, Score, target_label
+from perturbx.metrics.base import Metric, MetricContext, Score, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets
 
@@ -16,7 +14,7 @@ class _MapProperty(Metric):
     """A score per image from the magnitudes ``|a|`` of its map, flattened; no model queries."""
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         protocol = self.protocol() | {"relevance": "absolute", "n_queries": 0}
         return [Score(b, self.name, self.value(maps[b].flatten().double().abs()),

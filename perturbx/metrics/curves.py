@@ -4,17 +4,13 @@ large chunks, and each perturbed image is made only when its chunk is due."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from perturbx.models.adapter import ModelAdapter
-from perturbx.segmenters.segmentation import Segmentation
-from perturbx.substrates.base import Substrate
+from perturbx.substrates.base import Fill
 from perturbx.targets import ScoreFn
-
-Impute = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def unit_ranks(scores: torch.Tensor, descending: bool) -> torch.Tensor:
@@ -59,42 +55,27 @@ def even_counts(total: int, points: int) -> torch.Tensor:
     return torch.linspace(0, total, points, dtype=torch.float64).round().long()
 
 
-def substrate_fill(
-    substrate: Substrate, image: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor | None, Impute | None]:
-    """A fixed fill for ``image``, or, for mask-dependent substrates, a function of the removed pixels."""
-    if substrate.depends_on_mask:
-        return None, lambda img, removed: substrate.fill(img, (~removed).float(), generator)
-    h, w = image.shape[-2:]
-    whole = Segmentation(torch.zeros(h, w, dtype=torch.long, device=image.device),
-                         torch.ones(1, h, w, device=image.device), hard=True)
-    return substrate.prepare(image, whole, generator), None
-
-
 @dataclass
 class CurveJob:
     """One curve of one image.
 
     ``rank [H,W]`` orders the pixels' units; at point ``p`` the pixels with ``rank < counts[p]`` are
     changed. Deletion: changed pixels take the fill. Insertion (``insert``): the image starts as the
-    fill and changed pixels take the image. ``impute(image, removed[n,H,W]) -> [n,C,H,W]`` replaces a
-    fixed ``fill`` when the fill depends on which pixels are removed.
+    fill and changed pixels take the image. ``fill(keep [n,H,W])`` is a substrate bound to the image.
     """
 
     image: torch.Tensor
     rank: torch.Tensor
     counts: torch.Tensor
     score: ScoreFn
-    fill: torch.Tensor | None = None
+    fill: Fill
     insert: bool = False
-    impute: Impute | None = None
 
     def images(self, points: torch.Tensor) -> torch.Tensor:
         """The perturbed images ``[n,C,H,W]`` of the curve points ``points``."""
         changed = self.rank[None] < self.counts[points].to(self.rank.device)[:, None, None]
         keep = changed if self.insert else ~changed
-        fill = self.impute(self.image, ~keep) if self.impute is not None else self.fill
-        return torch.where(keep[:, None], self.image, fill)
+        return torch.where(keep[:, None], self.image, self.fill(keep.to(self.image.dtype)))
 
 
 def run_curves(adapter: ModelAdapter, jobs: list[CurveJob], batch_size: int) -> list[torch.Tensor]:

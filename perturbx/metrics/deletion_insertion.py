@@ -3,14 +3,14 @@ inserted into a blurred image, scored by the area under the curve."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import torch
 from pydantic import Field, field_validator
 
 from perturbx import registry
-from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
-from perturbx.metrics.curves import CurveJob, pixel_ranks, run_curves, step_counts, substrate_fill, trapezoid
+from perturbx.metrics.base import Curve, MetricContext, ModelMetric, Score, target_label
+from perturbx.metrics.curves import CurveJob, pixel_ranks, run_curves, step_counts, trapezoid
 from perturbx.models.adapter import ModelAdapter
 from perturbx.substrates.base import Substrate
 from perturbx.targets import Targets
@@ -42,7 +42,7 @@ class _PixelCurve(ModelMetric):
         return value
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         device = adapter.device
@@ -51,10 +51,8 @@ class _PixelCurve(ModelMetric):
         jobs = []
         for b in range(x.shape[0]):
             image = x[b].to(device)
-            fill, impute = substrate_fill(self.substrate, image, torch.Generator().manual_seed(self.seed))
-            jobs.append(
-                CurveJob(image, pixel_ranks(maps[b, 0].to(device)), counts, targets.fns[b], fill, self.insert, impute)
-            )
+            fill = self.substrate.bind(image, None, torch.Generator().manual_seed(self.seed))
+            jobs.append(CurveJob(image, pixel_ranks(maps[b, 0].to(device)), counts, targets.fns[b], fill, self.insert))
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         if self.axis == "fraction":
             axis, label = counts.double() / total, f"fraction of pixels {self.verb}"
@@ -98,11 +96,11 @@ class Deletion(_PixelCurve):
 
 @registry.register("insertion", paper=PAPER)
 class Insertion(_PixelCurve):
-    """Start from ``substrate`` (Gaussian blur, kernel 11, σ 5) and insert the most salient pixels first;
+    """Start from ``substrate`` (RISE's blur, ``gkern(11, 5)``) and insert the most salient pixels first;
     higher AUC is better."""
 
     insert: ClassVar[bool] = True
     substrate: Annotated[Substrate, registry.built("substrate")] = Field(
-        default_factory=lambda: registry.build("substrate", {"name": "blur", "sigma": 5.0, "kernel_size": 11}),
+        default_factory=lambda: registry.build("substrate", "rise_blur"),
         description="the image pixels are inserted into",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,9 +13,10 @@ from perturbx import registry
 from perturbx.errors import PerturbxError
 from perturbx.explainer import Explainer
 from perturbx.images import check_images
-from perturbx.metrics.base import Metric, check_maps
+from perturbx.metrics.base import Metric, MetricContext, check_maps
 from perturbx.metrics.results import Results
 from perturbx.models.adapter import ModelAdapter, as_adapter
+from perturbx.registry import Component
 from perturbx.targets import TargetSpec, check_target, resolve_targets
 
 Source = Explainer | torch.Tensor
@@ -28,6 +29,9 @@ def evaluate(
     metrics: Any,
     target: TargetSpec = None,
     regions: torch.Tensor | None = None,
+    *,
+    batch_size: int | None = None,
+    progress: bool | None = None,
 ) -> Results:
     """Score every explainer on ``images [B,C,H,W]`` with every metric.
 
@@ -35,7 +39,9 @@ def evaluate(
     or precomputed maps ``[B,1,H,W]``. ``metrics``: one metric or spec, or a list of them. ``target``
     (default: the predicted class) is resolved once, so every explainer explains and every metric
     scores the same class. ``regions`` are ground-truth masks ``[B,H,W]`` for localisation metrics.
-    Everything is validated before the first model query; the model is restored on return.
+    Several configurations of one metric are told apart as ``name``, ``name#2``... in rows and curves.
+    ``batch_size`` and ``progress`` override the adapter's. Everything is validated before the first
+    model query; the model is restored on return.
     """
     x = check_images(images, "images")
     check_target(target, x.shape[0])
@@ -43,28 +49,29 @@ def evaluate(
     built = _metrics(metrics)
     adapter = as_adapter(model)
     for name, source in sources.items():
-        for metric in built:
+        for metric in built.values():
             if "explainer" in metric.requires and not isinstance(source, Explainer):
                 raise PerturbxError(f"metrics: {metric.name} explains again, so it cannot score the precomputed "
                                     f"maps {name!r}; drop it or pass an explainer")
-            metric.check(x, source if isinstance(source, torch.Tensor) else None, regions=regions,
-                         explainer=source if isinstance(source, Explainer) else None)
+            context = MetricContext(regions, source if isinstance(source, Explainer) else None)
+            metric.check(x, source if isinstance(source, torch.Tensor) else None, context)
         if isinstance(source, Explainer):
             source.check(adapter, x)
     results = Results()
-    with adapter.session(tuple(x.shape[1:])):
+    with adapter.options(batch_size=batch_size, progress=progress), adapter.session(tuple(x.shape[1:])):
         targets = resolve_targets(target, adapter(x))
         explain_as = targets.classes if targets.classes is not None else targets.fns
         for name, source in sources.items():
             maps, cost = _explain(source, adapter, x, explain_as)
             maps = check_maps(maps, x, f"explainers[{name!r}] maps")
-            explainer = source if isinstance(source, Explainer) else None
-            for metric in built:
-                for score in metric.score(adapter, x, maps, targets, regions=regions, explainer=explainer):
-                    results.rows.append({"image": score.image, "explainer": name, "metric": score.metric,
+            context = MetricContext(regions, source if isinstance(source, Explainer) else None)
+            for label, metric in built.items():
+                for score in metric.score(adapter, x, maps, targets, context):
+                    key = label if score.metric == metric.name else f"{score.metric}{label[len(metric.name):]}"
+                    results.rows.append({"image": score.image, "explainer": name, "metric": key,
                                          "value": score.value, **score.protocol, **cost(score.image)})
                     if score.curve is not None:
-                        results.curves[(score.image, name, score.metric)] = score.curve
+                        results.curves[(score.image, name, key)] = score.curve
     return results
 
 
@@ -119,9 +126,21 @@ def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:
     return named
 
 
-def _metrics(metrics: Any) -> list[Metric]:
-    """Build every metric from an object, a name or a ``{name: ..., **params}`` mapping."""
+def _metrics(metrics: Any) -> dict[str, Metric]:
+    """Build every metric from an object, a name or a ``{name: ..., **params}`` mapping; a name given
+    again is numbered (``deletion#2``) so each configuration keeps its own rows and curves."""
     items = metrics if isinstance(metrics, Sequence) and not isinstance(metrics, str) else [metrics]
     if not items:
         raise PerturbxError("metrics: expected at least one metric")
-    return [registry.build("metric", m, where=f"metrics[{i}]") for i, m in enumerate(items)]
+    return _numbered(registry.build("metric", m, where=f"metrics[{i}]") for i, m in enumerate(items))
+
+
+def _numbered(components: Iterable[Component]) -> dict[str, Any]:
+    """Components by name, the second and later of one name numbered ``name#2``, ``name#3``..."""
+    named: dict[str, Any] = {}
+    for component in components:
+        unique, n = component.name, 2
+        while unique in named:
+            unique, n = f"{component.name}#{n}", n + 1
+        named[unique] = component
+    return named

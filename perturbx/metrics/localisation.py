@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
 
 from perturbx import registry
-from perturbx.metrics.base import Metric, Score, check_regions, target_label
+from perturbx.metrics.base import Metric, MetricContext, Score, check_regions, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets
 
@@ -21,9 +21,9 @@ class _Localisation(Metric):
     requires: ClassVar[tuple[str, ...]] = ("regions",)
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
-        regions = check_regions(extra["regions"], x).cpu()
+        regions = check_regions(context.regions, x).cpu()
         protocol = self.protocol() | {"n_queries": 0}
         return [Score(b, self.name, self.value(maps[b, 0].double().cpu(), regions[b]),
                       protocol | {"class": target_label(targets, b)}) for b in range(x.shape[0])]

@@ -9,8 +9,8 @@ import torch
 from pydantic import Field, field_validator
 
 from perturbx import registry
-from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
-from perturbx.metrics.curves import CurveJob, even_counts, pixel_ranks, region_ranks, run_curves, substrate_fill
+from perturbx.metrics.base import Curve, MetricContext, ModelMetric, Score, target_label
+from perturbx.metrics.curves import CurveJob, even_counts, pixel_ranks, region_ranks, run_curves
 from perturbx.models.adapter import ModelAdapter
 from perturbx.segmenters.base import Segmenter
 from perturbx.substrates.base import Substrate
@@ -40,7 +40,7 @@ class MifLif(ModelMetric):
         return None if value is None else registry.build(info.field_name, value, where=info.field_name)
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         device = adapter.device
@@ -51,12 +51,12 @@ class MifLif(ModelMetric):
             if self.segmenter is None:
                 total, ranks = saliency.numel(), [pixel_ranks(saliency, d) for d in (True, False)]
             else:
-                labels = self.segmenter.segment(x[b], 1, generator).labels
+                labels = self.segmenter.segment(x[b], generator).labels
                 total = int(labels.max()) + 1
                 ranks = [region_ranks(saliency, labels, self.reduce, d) for d in (True, False)]
-            fill, impute = substrate_fill(self.substrate, image, generator)
+            fill = self.substrate.bind(image, None, generator)
             counts = even_counts(total, self.points)
-            jobs += [CurveJob(image, rank, counts, targets.fns[b], fill, False, impute) for rank in ranks]
+            jobs += [CurveJob(image, rank, counts, targets.fns[b], fill) for rank in ranks]
             totals.append((total, counts))
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         unit = "pixels" if self.segmenter is None else "segments"

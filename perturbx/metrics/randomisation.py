@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import scipy.stats
@@ -14,7 +14,7 @@ from pydantic import Field
 from torch import nn
 
 from perturbx import registry
-from perturbx.metrics.base import Curve, Metric, Score, target_label
+from perturbx.metrics.base import Curve, Metric, MetricContext, Score, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.targets import Targets
 
@@ -61,9 +61,9 @@ class ModelRandomisation(Metric):
     seed: int = Field(0, ge=0, description="seed of the re-initialisation (layer k from the top uses seed + k)")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
-        explainer = extra["explainer"]
+        explainer = context.explainer
         randomised = copy.copy(adapter)
         randomised.model = copy.deepcopy(adapter.model)
         layers = parameter_layers(randomised.model)[::-1][: self.layers]

@@ -3,13 +3,13 @@ fill them by noisy linear imputation, and read the target score."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field, field_validator
 
 from perturbx import registry
-from perturbx.metrics.base import Curve, ModelMetric, Score, target_label
+from perturbx.metrics.base import Curve, MetricContext, ModelMetric, Score, target_label
 from perturbx.metrics.curves import CurveJob, pixel_ranks, run_curves
 from perturbx.models.adapter import ModelAdapter
 from perturbx.perturb.imputation import noisy_linear_impute
@@ -40,7 +40,7 @@ class Road(ModelMetric):
         return value
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         device = adapter.device
@@ -53,11 +53,12 @@ class Road(ModelMetric):
             for order in self.orders:
                 generator = torch.Generator().manual_seed(self.seed)
 
-                def impute(img: torch.Tensor, removed: torch.Tensor, g: torch.Generator = generator) -> torch.Tensor:
-                    return torch.stack([noisy_linear_impute(img, r, self.noise_std, g) for r in removed])
+                def fill(keep: torch.Tensor, image: torch.Tensor = image, g: torch.Generator = generator
+                         ) -> torch.Tensor:
+                    return torch.stack([noisy_linear_impute(image, r, self.noise_std, g) for r in keep < 0.5])
 
                 rank = pixel_ranks(maps[b, 0].to(device), descending=order == "morf")
-                jobs.append(CurveJob(image, rank, counts, targets.fns[b], impute=impute))
+                jobs.append(CurveJob(image, rank, counts, targets.fns[b], fill))
         curves = run_curves(scorer, jobs, self.chunk(scorer, x))
         protocol = self.protocol(scorer) | {
             "order": "saliency, ties by row-major pixel index",

@@ -3,14 +3,13 @@ faithfulness correlation."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 from pydantic import Field, field_validator
 
 from perturbx import registry
-from perturbx.metrics.base import Metric, ModelMetric, Score, target_label
-from perturbx.metrics.curves import substrate_fill
+from perturbx.metrics.base import Metric, MetricContext, ModelMetric, Score, target_label
 from perturbx.models.adapter import ModelAdapter
 from perturbx.substrates.base import Substrate
 from perturbx.targets import Targets
@@ -30,9 +29,9 @@ class MaxSensitivity(Metric):
     seed: int = Field(0, ge=0, description="seed of the noise (the same for every image)")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
-        explainer = extra["explainer"]
+        explainer = context.explainer
         noise = torch.stack([self._noise(x.shape[1:]) for _ in range(x.shape[0])])
         noisy = (x.cpu()[:, None] + noise).clamp(0, 1).flatten(0, 1)
         target = targets.classes if targets.classes is not None else targets.fns
@@ -74,7 +73,7 @@ class Infidelity(ModelMetric):
     seed: int = Field(0, ge=0, description="seed of the noise (the same for every image)")
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         size = self.chunk(scorer, x)
@@ -116,7 +115,7 @@ class FaithfulnessCorrelation(ModelMetric):
         return value
 
     def score(
-        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, **extra: Any
+        self, adapter: ModelAdapter, x: torch.Tensor, maps: torch.Tensor, targets: Targets, context: MetricContext
     ) -> list[Score]:
         scorer = self.scorer(adapter)
         size = self.chunk(scorer, x)
@@ -131,13 +130,12 @@ class FaithfulnessCorrelation(ModelMetric):
         for b in range(x.shape[0]):
             generator = torch.Generator().manual_seed(self.seed)
             image = x[b].cpu()
-            fill, impute = substrate_fill(self.substrate, image, generator)
+            fill = self.substrate.bind(image, None, generator)
             sets = torch.rand((self.runs, total), generator=generator).argsort(dim=1)[:, :count]
             removed = (
                 torch.zeros(self.runs, total, dtype=torch.bool).scatter_(1, sets, True).view(self.runs, *x.shape[-2:])
             )
-            fills = impute(image, removed) if impute is not None else fill
-            perturbed = torch.where(removed[:, None], fills, image)
+            perturbed = torch.where(removed[:, None], fill((~removed).to(image.dtype)), image)
             y = targets.fns[b](scorer(torch.cat([image[None], perturbed]), size)).double().cpu()
             sums = (maps[b, 0].double().cpu().flatten()[None] * removed.flatten(1)).sum(1)
             scores.append(

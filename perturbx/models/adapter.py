@@ -29,7 +29,8 @@ class ModelAdapter:
     ``mean``/``std`` normalise inputs inside the adapter; ``output`` picks probability, logit or
     log-probability scores. With ``batch_size="auto"`` the batch size and (unless ``channels_last``
     is fixed) the memory format are measured once per model, input shape and machine, and cached.
-    Inside :meth:`session` the model is in eval mode; on exit its state is restored exactly.
+    ``progress`` shows progress bars for long work. Inside :meth:`session` the model is in eval mode;
+    on exit its state is restored exactly.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class ModelAdapter:
         output: OutputMode = "probability",
         batch_size: int | Literal["auto"] = "auto",
         channels_last: bool | Literal["auto"] = "auto",
+        progress: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise PerturbxError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -54,6 +56,7 @@ class ModelAdapter:
         self.model = model
         self.output = output
         self.batch_size = batch_size
+        self.progress = progress
         self.channels_last = channels_last
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -64,7 +67,7 @@ class ModelAdapter:
     def __repr__(self) -> str:
         return (
             f"ModelAdapter({type(self.model).__name__}, output={self.output!r}, "
-            f"batch_size={self.batch_size!r}, channels_last={self.channels_last!r})"
+            f"batch_size={self.batch_size!r}, channels_last={self.channels_last!r}, progress={self.progress!r})"
         )
 
     @property
@@ -95,12 +98,26 @@ class ModelAdapter:
                 self._open = False
                 self._active_format = None
 
+    @contextmanager
+    def options(self, batch_size: int | None = None, progress: bool | None = None) -> Iterator[ModelAdapter]:
+        """Run-time options for the block: a fixed ``batch_size`` and/or ``progress``; ``None`` keeps the adapter's."""
+        if batch_size is not None and (type(batch_size) is not int or batch_size < 1):
+            raise PerturbxError(f"batch_size: expected a positive int, got {batch_size!r}")
+        saved = self.batch_size, self.progress
+        self.batch_size = saved[0] if batch_size is None else batch_size
+        self.progress = saved[1] if progress is None else bool(progress)
+        try:
+            yield self
+        finally:
+            self.batch_size, self.progress = saved
+
     def plan(self, shape: tuple[int, int, int], batch_size: int | None = None) -> tuple[int, bool]:
         """Batch size and memory format for inputs of ``shape``: ``batch_size`` (or the adapter's own)
         when given, else tuned. The format is applied to the model, so this runs only inside
         :meth:`session`, which restores it."""
         if not self._open:
             raise RuntimeError("ModelAdapter.plan() runs inside adapter.session()")
+        batch_size = batch_size or (self.batch_size if self.batch_size != "auto" else None)
         key = (*shape, batch_size or 0)
         if key not in self._tuned:
             self._tuned[key] = self._choose(shape, batch_size)
@@ -143,9 +160,8 @@ class ModelAdapter:
     def _choose(self, shape: tuple[int, int, int], batch_size: int | None) -> tuple[int, bool]:
         has_conv = any(p.dim() == 4 for p in self.model.parameters())
         fixed_format = None if self.channels_last == "auto" else bool(self.channels_last)
-        requested = batch_size or (self.batch_size if self.batch_size != "auto" else None)
-        if requested:
-            return requested, has_conv and bool(fixed_format)
+        if batch_size:
+            return batch_size, has_conv and bool(fixed_format)
         formats = (True, False) if has_conv else (False,)
         if fixed_format is not None:
             formats = (fixed_format and has_conv,)

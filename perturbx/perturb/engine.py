@@ -13,31 +13,42 @@ from perturbx.perturb.blend import blend
 from perturbx.perturb.stopping import Stop
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
-from perturbx.substrates.base import Substrate
+from perturbx.substrates.base import Fill
 from perturbx.targets import ScoreFn
 
 
 @dataclass
 class Job:
-    """Everything needed to perturb and score one image."""
+    """One partition of one view of one image: what the model sees, its features, the design and the fill."""
 
     image: torch.Tensor
     segmentation: Segmentation
     coalitions: Coalitions
-    substrate: Substrate
-    fill: torch.Tensor | None
-    score: ScoreFn
-    accumulator: Accumulator
-    generator: torch.Generator
+    fill: Fill
+    view: int = 0
 
 
-def run(job: Job, adapter: ModelAdapter, batch_size: int, bar: tqdm | None = None, stop: Stop | None = None) -> int:
-    """Feed the coalitions through the model in chunks; return the number of model queries. With a
-    stopping rule, chunks end at its checkpoints and the image stops at the first one the rule accepts
-    (a fixed design always runs to the end: it is exact)."""
+def run(
+    job: Job,
+    accumulator: Accumulator,
+    adapter: ModelAdapter,
+    score: ScoreFn,
+    batch_size: int,
+    bar: tqdm | None = None,
+    stop: Stop | None = None,
+) -> int:
+    """Feed the coalitions of ``job`` through the model in chunks into ``accumulator``; return the queries.
+
+    ``bar`` counts queries; each job adds its own to the bar's total as it starts. With a stopping rule,
+    chunks end at its checkpoints and the job stops at the first one the rule accepts (a fixed design
+    always runs to the end: it is exact); the bar's total then drops the rows left unqueried.
+    """
     device = adapter.device
     z_all = job.coalitions.z
     total = z_all.shape[0]
+    if bar is not None:
+        bar.total = (bar.total or 0) + total
+        bar.refresh()
     marks = stop.checkpoints(total) if stop is not None and not job.coalitions.fixed else [total]
     start = 0
     with torch.inference_mode():
@@ -46,12 +57,14 @@ def run(job: Job, adapter: ModelAdapter, batch_size: int, bar: tqdm | None = Non
                 index = torch.arange(begin, min(begin + batch_size, mark))
                 z = z_all[index].to(device, non_blocking=True)
                 keep = job.segmentation.keep_masks(z, index)
-                fill = job.fill if job.fill is not None else job.substrate.fill(job.image, keep, job.generator)
-                scores = job.score(adapter.forward(blend(job.image, fill, keep)))
-                job.accumulator.update(z, keep, scores)
+                scores = score(adapter.forward(blend(job.image, job.fill(keep), keep)))
+                accumulator.update(z, keep, scores)
                 if bar is not None:
                     bar.update(len(index))
             start = mark
-            if mark < total and stop.met(job.accumulator.error()):
+            if mark < total and stop.met(accumulator.error()):
                 break
+    if bar is not None and start < total:
+        bar.total -= total - start
+        bar.refresh()
     return start

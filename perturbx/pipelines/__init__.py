@@ -1,7 +1,6 @@
 """Pipelines, configs and YAML loading."""
 
 from perturbx.pipelines.config import ExplainConfig, load, load_config
-from perturbx.pipelines.pami import Pami
 from perturbx.pipelines.pipeline import Pipeline
 
-__all__ = ["ExplainConfig", "Pami", "Pipeline", "load", "load_config"]
+__all__ = ["ExplainConfig", "Pipeline", "load", "load_config"]

@@ -45,6 +45,10 @@ class Sampler(Component):
 
     kind: ClassVar[str] = "sampler"
 
+    def has_empty_row(self) -> bool:
+        """Whether every design drawn holds the all-removed coalition (attributors that need ``y(∅)`` ask)."""
+        return False
+
     def size(self, n_samples: int, n_features: int) -> int:
         """How many rows :meth:`sample` returns for this request."""
         return n_samples

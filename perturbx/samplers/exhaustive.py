@@ -17,6 +17,9 @@ class Exhaustive(Sampler):
 
     max_features: int = Field(16, ge=1, le=24, description="refuse designs with more features than this")
 
+    def has_empty_row(self) -> bool:
+        return True
+
     def size(self, n_samples: int, n_features: int) -> int:
         return 2**n_features
 

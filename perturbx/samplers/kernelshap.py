@@ -33,6 +33,9 @@ class KernelShapSampler(Sampler):
     paired: bool = Field(True, description="antithetic pairs: each coalition followed by its complement")
     exhaustive: bool = Field(True, description="enumerate all 2^M coalitions when that fits in n_samples")
 
+    def has_empty_row(self) -> bool:
+        return True
+
     def size(self, n_samples: int, n_features: int) -> int:
         if self._enumerates(n_samples, n_features):
             return 2**n_features

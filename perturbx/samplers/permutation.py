@@ -17,6 +17,9 @@ class Permutation(Sampler):
 
     antithetic: bool = Field(True, description="pair each permutation with its reverse")
 
+    def has_empty_row(self) -> bool:
+        return True
+
     def size(self, n_samples: int, n_features: int) -> int:
         return self.n_permutations(n_samples, n_features) * (n_features + 1)
 

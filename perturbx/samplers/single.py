@@ -18,6 +18,9 @@ class Single(Sampler):
     include_all: bool = Field(False, description="add a row that keeps every feature")
     include_none: bool = Field(False, description="add a row that removes every feature")
 
+    def has_empty_row(self) -> bool:
+        return self.include_none
+
     def size(self, n_samples: int, n_features: int) -> int:
         return n_features + int(self.include_all) + int(self.include_none)
 

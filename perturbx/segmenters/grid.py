@@ -25,13 +25,13 @@ class Grid(Segmenter):
     sigma: float | None = Field(None, gt=0, description="Gaussian fade in pixels (edges=gaussian); default 70/sqrt(M)")
     shift: bool = Field(False, description="random per-sample offset of the whole grid (RISE)")
 
-    def segment(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> Segmentation:
+    def segment(self, image: torch.Tensor, generator: torch.Generator) -> Segmentation:
         h, w = image.shape[-2:]
         s = self.cells
         if s > min(h, w):
             raise PerturbxError(f"grid: {s} cells per side do not fit a {h}x{w} image")
         if self.shift:
-            return self._shifted(h, w, n_samples, generator)
+            return self._shifted(h, w, generator)
         if self.edges == "bilinear":
             tents = F.interpolate(torch.eye(s * s).view(-1, 1, s, s), size=(h, w), mode="bilinear", align_corners=False)
             masks = tents[:, 0]
@@ -42,19 +42,13 @@ class Grid(Segmenter):
         sigma = self.sigma or 70.0 / math.sqrt(s * s)
         return Segmentation.from_labels(labels, sigma if self.edges == "gaussian" else 0.0)
 
-    def _shifted(self, h: int, w: int, n_samples: int, generator: torch.Generator) -> ShiftedGrid:
+    def _shifted(self, h: int, w: int, generator: torch.Generator) -> ShiftedGrid:
         if self.edges == "gaussian":
             raise PerturbxError("grid: shift=True supports edges 'hard' or 'bilinear', not 'gaussian'")
         s = self.cells
         cell = (math.ceil(h / s), math.ceil(w / s))
-        shifts = torch.stack(
-            [
-                torch.randint(0, cell[0], (n_samples,), generator=generator),
-                torch.randint(0, cell[1], (n_samples,), generator=generator),
-            ],
-            dim=1,
-        )
+        seed = int(torch.randint(2**62, (1,), generator=generator))
         mode = "bilinear" if self.edges == "bilinear" else "nearest"
         centre = torch.tensor([[cell[0] // 2, cell[1] // 2]]).expand(s * s, 2)
         masks = shifted_cells(torch.eye(s * s), s, cell, mode, centre, (h, w))
-        return ShiftedGrid(masks.argmax(0), masks, hard=mode == "nearest", cells=s, cell=cell, mode=mode, shifts=shifts)
+        return ShiftedGrid(masks.argmax(0), masks, hard=mode == "nearest", cells=s, cell=cell, mode=mode, seed=seed)

@@ -25,7 +25,7 @@ class LabelSegmenter(Segmenter):
         """An integer label map ``[H,W]`` for one image ``[C,H,W]``."""
         raise NotImplementedError
 
-    def segment(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> Segmentation:
+    def segment(self, image: torch.Tensor, generator: torch.Generator) -> Segmentation:
         labels = as_label_map(self.labels(image), tuple(image.shape[-2:]), self.name)
         return Segmentation.from_labels(labels, self.sigma, edges=self.edges, width=self.width)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -13,8 +12,6 @@ from perturbx.errors import PerturbxError
 from perturbx.segmenters.base import Segmenter
 from perturbx.segmenters.edges import Edges
 from perturbx.segmenters.segmentation import Segmentation
-
-PAMI_SHIFTS = [(0, 0)] + [(d, 0) for d in (36, -36, 30, -30, 24, -24)] + [(0, d) for d in (36, -36, 30, -30, 24, -24)]
 
 
 def pami_segmenters() -> list[dict[str, Any]]:
@@ -27,21 +24,19 @@ def pami_segmenters() -> list[dict[str, Any]]:
 
 
 @registry.register("partitions", paper="PAMI (Partition input and Aggregate outputs): 20 partitions "
-                                       "(17 here: SEEDS left out) × 13 shifts")
+                                       "(17 here: SEEDS left out)")
 class Partitions(Segmenter):
-    """Every segmenter in ``segmenters`` applied to every circularly shifted copy of the image in ``shifts``
-    (``(rows, cols)`` px), the shift undone on the labels: ``len(segmenters)·len(shifts)`` partitions.
+    """Every segmenter in ``segmenters`` applied to the image: ``len(segmenters)`` partitions.
 
-    Multi-partition attributors (PAMI) call :meth:`segmentations`, a list of :class:`Segmentation`
-    in the original image frame, segmenter-major then shift order. Used as an ordinary segmenter,
-    :meth:`segment` returns their union: every segment of every partition is one feature, each
-    partition's masks normalised to sum to 1, so a keep-mask is the mean of the partitions' keep-masks.
+    A pipeline runs one job per partition (:meth:`partitions`, in segmenter order) and its attributor
+    combines them (PAMI's average). Used as one segmentation, :meth:`segment` returns their union:
+    every segment of every partition is one feature, each partition's masks normalised to sum to 1,
+    so a keep-mask is the mean of the partitions' keep-masks.
     """
 
     segmenters: list[Segmenter] = Field(default_factory=lambda: [registry.build("segmenter", s)
                                                                   for s in pami_segmenters()],
                                         description="segmenter specs (default: PAMI's 17 without SEEDS)")
-    shifts: list[tuple[int, int]] = Field([(0, 0)], min_length=1, description="circular shifts (rows, cols) in px")
     edges: Edges | None = Field(None, description="edges for every segmenter that has them; None: their own")
 
     @field_validator("segmenters", mode="before")
@@ -55,42 +50,20 @@ class Partitions(Segmenter):
     def _specs(self, value: list[Segmenter]) -> list[dict[str, Any]]:
         return [s.spec() for s in value]
 
-    @classmethod
-    def pami(cls) -> Partitions:
-        """PAMI's default recipe (SEEDS left out: it needs OpenCV contrib): 17 segmenters × 13 shifts."""
-        return cls(segmenters=pami_segmenters(), shifts=PAMI_SHIFTS)
-
-    @property
-    def n_partitions(self) -> int:
-        """Number of partitions: segmenters × shifts."""
-        return len(self.segmenters) * len(self.shifts)
-
-    def iter_segmentations(self, image: torch.Tensor, n_samples: int, generator: torch.Generator
-                           ) -> Iterator[Segmentation]:
-        """The partitions one at a time, so only one set of masks need be held."""
+    def partitions(self, image: torch.Tensor, generator: torch.Generator) -> list[Segmentation]:
+        """One fixed segmentation per segmenter, each with this segmenter's ``edges`` where it has them."""
+        parts = []
         for segmenter in self.segmenters:
             if self.edges is not None and "edges" in type(segmenter).model_fields:
                 segmenter = segmenter.model_copy(update={"edges": self.edges})
-            for dy, dx in self.shifts:
-                seg = segmenter.segment(torch.roll(image, (dy, dx), dims=(-2, -1)), n_samples, generator)
-                if type(seg) is not Segmentation and (dy, dx) != (0, 0):
-                    raise PerturbxError(f"partitions: {segmenter.name} makes per-sample masks and cannot be shifted")
-                yield _unshift(seg, dy, dx)
+            part = segmenter.segment(image, generator)
+            if part.per_sample:
+                raise PerturbxError(f"partitions: {segmenter.name} makes per-sample masks (a shifted grid); "
+                                    "partitions must be fixed")
+            parts.append(part)
+        return parts
 
-    def segmentations(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> list[Segmentation]:
-        """All ``n_partitions`` segmentations of ``image [C,H,W]``, in the original image frame."""
-        return list(self.iter_segmentations(image, n_samples, generator))
-
-    def segment(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> Segmentation:
-        parts = self.segmentations(image, n_samples, generator)
-        if any(type(p) is not Segmentation for p in parts):
-            raise PerturbxError("partitions: a union needs fixed masks, not per-sample ones (shifted grid)")
+    def segment(self, image: torch.Tensor, generator: torch.Generator) -> Segmentation:
+        parts = self.partitions(image, generator)
         masks = torch.cat([p.masks / p.coverage for p in parts])
         return Segmentation(masks.argmax(0), masks)
-
-
-def _unshift(seg: Segmentation, dy: int, dx: int) -> Segmentation:
-    if (dy, dx) == (0, 0):
-        return seg
-    back = (-dy, -dx)
-    return Segmentation(torch.roll(seg.labels, back, (0, 1)), torch.roll(seg.masks, back, (1, 2)), hard=seg.hard)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from perturbx.seeding import stream
 from perturbx.segmenters.edges import Edges, soften
 
 
@@ -15,9 +17,10 @@ class Segmentation:
     """``labels [H,W]`` (0..M-1) and soft ``masks [M,H,W]``; a keep-mask is ``Z·masks / Σ masks``.
 
     Hard segmentations take a gather instead of the matrix product. Subclasses may make keep-masks
-    that vary per sample (the randomly shifted RISE grid); ``masks`` is then their reference form.
+    that vary per sample (``per_sample``: the randomly shifted RISE grid); ``masks`` is then their reference form.
     """
 
+    per_sample: ClassVar[bool] = False
     labels: torch.Tensor
     masks: torch.Tensor
     hard: bool = False
@@ -76,19 +79,35 @@ class Segmentation:
         return self.combine(scores.to(self.masks)[None])[0]
 
 
+SHIFT_BLOCK = 1024  # per-sample offsets are drawn in blocks of this many samples
+
+
 @dataclass
 class ShiftedGrid(Segmentation):
     """RISE cells: an ``s×s`` coalition grid upsampled to ``(s+1)·cell`` and cropped at a random
-    per-sample offset, so cell borders fall anywhere. ``shifts [N,2]`` holds each sample's offset."""
+    per-sample offset, so cell borders fall anywhere. Sample ``n``'s offset depends only on ``seed``
+    and ``n``, so masks never depend on the batch size or on how many samples are drawn."""
 
+    per_sample: ClassVar[bool] = True
     cells: int = 7
     cell: tuple[int, int] = (32, 32)
     mode: str = "bilinear"
-    shifts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
+    seed: int = 0
+
+    def offsets(self, index: torch.Tensor) -> torch.Tensor:
+        """Offsets ``[n,2]`` (rows, cols) of samples ``index``, each block of samples from its own stream."""
+        index = index.cpu()
+        out = torch.empty(len(index), 2, dtype=torch.long)
+        blocks = index // SHIFT_BLOCK
+        for block in blocks.unique().tolist():
+            generator = stream(self.seed, "grid shifts", block)
+            drawn = torch.stack([torch.randint(0, c, (SHIFT_BLOCK,), generator=generator) for c in self.cell], 1)
+            chosen = blocks == block
+            out[chosen] = drawn[index[chosen] % SHIFT_BLOCK]
+        return out
 
     def keep_masks(self, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        offsets = self.shifts.to(z.device)[index.to(z.device)]
-        return shifted_cells(z, self.cells, self.cell, self.mode, offsets, self.shape)
+        return shifted_cells(z, self.cells, self.cell, self.mode, self.offsets(index).to(z.device), self.shape)
 
 
 def upsampling_matrix(cells: int, size: int, mode: str) -> torch.Tensor:

@@ -38,7 +38,7 @@ class Windows(Segmenter):
     size: int = Field(16, ge=1, description="window side in pixels")
     stride: int | None = Field(None, ge=1, description="step between windows in pixels; default: size")
 
-    def segment(self, image: torch.Tensor, n_samples: int, generator: torch.Generator) -> Segmentation:
+    def segment(self, image: torch.Tensor, generator: torch.Generator) -> Segmentation:
         h, w = image.shape[-2:]
         if self.size > min(h, w):
             raise PerturbxError(f"windows: size {self.size} does not fit a {h}x{w} image")

@@ -1,7 +1,8 @@
-"""The substrate contract: what replaces removed pixels."""
+"""The substrate contract: what replaces removed pixels, bound once per image."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -9,21 +10,26 @@ import torch
 from perturbx.registry import Component
 from perturbx.segmenters.segmentation import Segmentation
 
+Fill = Callable[[torch.Tensor], torch.Tensor]  # keep-masks [n,H,W] -> fill [C,H,W] or [n,C,H,W]
+
 
 class Substrate(Component):
-    """A fill image for one input image.
+    """A fill for one image: :meth:`bind` returns ``fill(keep)``, called for every chunk of keep-masks.
 
-    Mask-independent substrates implement :meth:`prepare` (called once per image, ``[C,H,W]``);
-    those that depend on the keep-mask (inpainting) set ``depends_on_mask`` and implement :meth:`fill`.
+    Most substrates have one fill per image and implement :meth:`prepare`; those whose fill depends on
+    which pixels are removed (inpainting, imputation) override :meth:`bind`. ``segmentation`` is
+    ``None`` outside a pipeline (metric curves).
     """
 
     kind: ClassVar[str] = "substrate"
-    depends_on_mask: ClassVar[bool] = False
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
-        """The fill ``[C,H,W]`` that replaces removed pixels, computed once per image."""
-        raise NotImplementedError
+    def bind(self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator) -> Fill:
+        """The fill function of ``image [C,H,W]``; random draws come from ``generator``, the substrate's stream."""
+        fill = self.prepare(image, segmentation, generator)
+        return lambda keep: fill
 
-    def fill(self, image: torch.Tensor, keep: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Per-mask fills ``[n,C,H,W]`` for keep-masks ``[n,H,W]`` (mask-dependent substrates only)."""
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
+        """The one fill ``[C,H,W]`` that replaces removed pixels of ``image``."""
         raise NotImplementedError

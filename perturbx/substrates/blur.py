@@ -11,7 +11,7 @@ from perturbx.segmenters.segmentation import Segmentation
 from perturbx.substrates.base import Substrate
 
 
-@register("blur", paper="Petsiuk et al. 2018 (insertion: kernel 11, sigma 5); PAMI (kernel 49, sigma 100)")
+@register("blur", paper="PAMI (kernel 49, sigma 100); RISE's insertion blur is rise_blur")
 class Blur(Substrate):
     """Gaussian blur with standard deviation ``sigma`` px and an odd ``kernel_size`` (default 2⌈3σ⌉+1)."""
 
@@ -25,5 +25,7 @@ class Blur(Substrate):
             raise ValueError("kernel_size must be odd")
         return value
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         return gaussian_blur(image[None], self.sigma, self.kernel_size)[0]

@@ -32,7 +32,9 @@ class Constant(Substrate):
             raise ValueError("colour values must lie in [0,1]")
         return value
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         value = NAMED.get(self.color, self.color) if isinstance(self.color, str) else self.color
         values = torch.tensor(value if isinstance(value, (list, tuple)) else [value], dtype=image.dtype)
         channels = image.shape[0]

@@ -19,7 +19,9 @@ class Histogram(Substrate):
     bins: int = Field(8, ge=1, le=256, description="quantisation levels per channel")
     per_pixel: bool = Field(False, description="draw every pixel's colour, or one colour for the image")
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         c, h, w = image.shape
         pixels = image.detach().to("cpu", torch.float64).flatten(1)  # [C,P]
         levels = (pixels * self.bins).long().clamp(0, self.bins - 1)

@@ -13,7 +13,9 @@ from perturbx.substrates.base import Substrate
 class Mean(Substrate):
     """Fill with the image's mean colour (per channel)."""
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         return image.mean((1, 2), keepdim=True).expand_as(image)
 
 
@@ -22,7 +24,9 @@ class Median(Substrate):
     """Fill with the image's median colour per channel (the mean of the two middle values for even counts,
     as ``numpy.median``)."""
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         ordered = image.flatten(1).sort(dim=1).values
         n = ordered.shape[1]
         median = (ordered[:, (n - 1) // 2] + ordered[:, n // 2]) / 2

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from pydantic import Field
 
-from perturbx.substrates.base import Substrate
+from perturbx.segmenters.segmentation import Segmentation
+from perturbx.substrates.base import Fill, Substrate
 
 
 class RegionFill(Substrate):
@@ -15,7 +14,6 @@ class RegionFill(Substrate):
     the image, one mask at a time on the CPU; pixels outside the region keep the image's own values.
     A mask that removes everything leaves nothing to fill from: it gets the image's mean colour."""
 
-    depends_on_mask: ClassVar[bool] = True
     threshold: float = Field(0.5, gt=0, le=1, description="pixels whose keep-mask is below this are filled; "
                                                           "1.0 fills every pixel that is even partly removed "
                                                           "(less a 1e-4 tolerance for rounding)")
@@ -24,7 +22,11 @@ class RegionFill(Substrate):
         """The fill ``[C,H,W]`` of one CPU image ``[C,H,W]`` whose ``removed [H,W]`` pixels are unknown."""
         raise NotImplementedError
 
-    def fill(self, image: torch.Tensor, keep: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def bind(self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator) -> Fill:
+        return lambda keep: self.fills(image, keep, generator)
+
+    def fills(self, image: torch.Tensor, keep: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Per-mask fills ``[n,C,H,W]`` of ``image`` for keep-masks ``[n,H,W]``."""
         cpu = image.detach().cpu()
         removed = (keep < self.threshold - 1e-4).cpu()
         mean = cpu.mean((1, 2), keepdim=True).expand_as(cpu)

@@ -23,7 +23,9 @@ class UniformNoise(Substrate):
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
         return self
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         u = torch.rand(image.shape, generator=generator, device=generator.device, dtype=image.dtype)
         return (self.low + (self.high - self.low) * u).to(image.device)
 
@@ -36,7 +38,9 @@ class GaussianNoise(Substrate):
     std: float = Field(0.1, gt=0, description="standard deviation")
     mean: float | None = Field(None, ge=0, le=1, description="grey level the noise is centred on; None: the image")
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         eps = torch.randn(image.shape, generator=generator, device=generator.device, dtype=image.dtype).to(image.device)
         centre = image if self.mean is None else torch.full_like(image, self.mean)
         return (centre + self.std * eps).clamp(0, 1)

@@ -13,6 +13,8 @@ from perturbx.substrates.base import Substrate
 class RandomColor(Substrate):
     """A colour uniform in [0,1]^C, drawn once per image from the generator (the same for every sample)."""
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         colour = torch.rand(image.shape[0], generator=generator, device=generator.device, dtype=image.dtype)
         return colour.to(image.device).view(-1, 1, 1).expand_as(image)

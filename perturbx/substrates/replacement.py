@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from perturbx.data.images import image as load_image
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.segmenters.segmentation import Segmentation
-from perturbx.substrates.base import Substrate
+from perturbx.substrates.base import Fill, Substrate
 
 Source = torch.Tensor | str
 
@@ -37,7 +37,9 @@ class ReplacementImage(Substrate):
     def _describe(self, value: Source) -> str:
         return _describe(value)
 
-    def prepare(self, image: torch.Tensor, segmentation: Segmentation, generator: torch.Generator) -> torch.Tensor:
+    def prepare(
+        self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator
+    ) -> torch.Tensor:
         return _fitted([self.source], image, self._cache)[0]
 
 
@@ -46,7 +48,6 @@ class ReplacementImages(Substrate):
     """Fill every sample with one image drawn at random (from the generator, sample by sample) from
     ``sources``: a ``[K,C,H,W]`` tensor, or a list of tensors, paths or bundled names."""
 
-    depends_on_mask: ClassVar[bool] = True
     sources: list[Source] = Field(
         ["chelsea", "coffee", "astronaut", "rocket"], description="[K,C,H,W] tensor or list of images/paths/names")
     _cache: dict[Any, torch.Tensor] = PrivateAttr(default_factory=dict)
@@ -66,11 +67,14 @@ class ReplacementImages(Substrate):
     def _describe(self, value: list[Source]) -> list[str]:
         return [_describe(v) for v in value]
 
-    def fill(self, image: torch.Tensor, keep: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def bind(self, image: torch.Tensor, segmentation: Segmentation | None, generator: torch.Generator) -> Fill:
         stack = _fitted(self.sources, image, self._cache)
-        picks = torch.cat([torch.randint(len(stack), (1,), generator=generator, device=generator.device)
-                           for _ in range(keep.shape[0])])
-        return stack[picks.to(stack.device)]
+
+        def fill(keep: torch.Tensor) -> torch.Tensor:
+            picks = torch.cat([torch.randint(len(stack), (1,), generator=generator) for _ in range(keep.shape[0])])
+            return stack[picks.to(stack.device)]
+
+        return fill
 
 
 def _check_source(value: Any) -> Any:

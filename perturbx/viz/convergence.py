@@ -88,10 +88,13 @@ def convergence_trace(
     every: int = 64,
     max_samples: int | None = None,
     reference: torch.Tensor | None = None,
+    batch_size: int | None = None,
+    progress: bool | None = False,
 ) -> Trace:
     """Explain one image ``[1,C,H,W]`` with ``explainer``'s design of ``max_samples`` rows (default: its
     stopping rule's ``max_samples``, else ``n_samples``), snapshotting the map every ``every`` rows; each
-    snapshot is compared with ``reference`` (default: the map from all rows)."""
+    snapshot is compared with ``reference`` (default: the map from all rows). ``batch_size`` and ``progress``
+    are the run-time options of :meth:`Explainer.explain`."""
     if not isinstance(explainer, Pipeline):
         raise PerturbxError(f"explainer: convergence_trace needs a perturbation pipeline, got {explainer.name}")
     if not explainer.attributor.anytime:
@@ -104,7 +107,7 @@ def convergence_trace(
     recorder = _Recorder(inner=explainer.attributor, every=every)
     stop = Stop(tolerance=1e-300, check_every=every, min_samples=min(every, rows), max_samples=rows)
     probe = explainer.model_copy(update={"attributor": recorder, "stop": stop})
-    final = probe.explain(model, image, target).maps[0, 0]
+    final = probe.explain(model, image, target, batch_size=batch_size, progress=progress).maps[0, 0]
     reference = final if reference is None else reference.reshape(final.shape)
     trace = Trace()
     for seen, error, saliency in recorder._snapshots:

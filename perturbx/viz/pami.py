@@ -17,7 +17,7 @@ def pami_figure(image: torch.Tensor, explanation: Explanation, index: int = 0, t
     average = explanation.meta.get("average")
     if average is None:
         raise PerturbxError(f"pami_figure: explanation of {explanation.method!r} has no meta['average'] "
-                            "(use the pami or pami_windows explainer)")
+                            "(use a pipeline with the pami attributor, e.g. configs/pami.yaml)")
     if not 0 <= index < explanation.maps.shape[0]:
         raise PerturbxError(f"pami_figure: index must be in [0, {explanation.maps.shape[0]}), got {index}")
     photo = to_numpy_image(image[index] if image.dim() == 4 else image)
