@@ -57,7 +57,7 @@ def legal(attributor: str, sampler: str, z: torch.Tensor) -> bool:
         "rise": True,
         "rise_feature": True,
         "lime": len(rows) >= 2,
-        "kernelshap": sampler in {"single_ends", "exhaustive", "kernelshap", "permutation"},  # y(∅) in every design
+        "kernelshap": sampler in {"single_ends", "exhaustive", "kernelshap", "leverage_shap", "permutation"},  # y(∅)
         "occlusion": leave_one_out,
         "ciu_single": leave_one_out,
         "pami": keep_one,
