@@ -65,10 +65,9 @@ def timed(fn: Callable[[], int]) -> tuple[float, int]:
     return time.perf_counter() - start, queries
 
 
-def pipeline(segmenter: dict, sampler: object, substrate: object, attributor: str, n: int,
-             batch: int | str) -> px.Pipeline:
+def pipeline(segmenter: dict, sampler: object, substrate: object, attributor: str, n: int) -> px.Pipeline:
     return px.Pipeline(segmenter=segmenter, sampler=sampler, substrate=substrate, attributor=attributor,
-                       n_samples=n, seed=0, batch_size=batch, progress=False)
+                       n_samples=n, seed=0)
 
 
 def main() -> None:
@@ -109,7 +108,8 @@ def main() -> None:
     b = plan[0] if args.batch == "plan" else int(args.batch)
 
     def ours(pipe: px.Pipeline) -> Callable[[], int]:
-        return lambda: pipe.explain(adapter, x, target=target).n_queries
+        size = None if pb == "auto" else pb
+        return lambda: pipe.explain(adapter, x, target=target, batch_size=size, progress=False).n_queries
 
     def captum(make: Callable[[], int]) -> Callable[[], int]:
         def run() -> int:
@@ -151,25 +151,25 @@ def main() -> None:
     blur = {"name": "blur", "sigma": 100.0, "kernel_size": 49}
     pairs = {
         "KernelSHAP vs Captum KernelShap": (
-            ours(pipeline(segments, "kernelshap", fill, "kernelshap", q, pb)),
+            ours(pipeline(segments, "kernelshap", fill, "kernelshap", q)),
             captum(lambda: KernelShap(counted).attribute(x, target=target, baselines=mean, feature_mask=feature_mask,
                                                          n_samples=q, perturbations_per_eval=b))),
         "LIME vs Captum Lime": (
-            ours(pipeline(segments, "bernoulli", fill, "lime", q, pb)),
+            ours(pipeline(segments, "bernoulli", fill, "lime", q)),
             captum(lambda: Lime(counted).attribute(x, target=target, baselines=mean, feature_mask=feature_mask,
                                                    n_samples=q, perturbations_per_eval=b))),
         "LIME vs lime_image": (
-            ours(pipeline(segments, "bernoulli", {"name": "constant", "color": "black"}, "lime", q, pb)), lime_peer),
+            ours(pipeline(segments, "bernoulli", {"name": "constant", "color": "black"}, "lime", q)), lime_peer),
         "occlusion vs Captum FeatureAblation": (
-            ours(pipeline(segments, "single", fill, "occlusion", m, pb)),
+            ours(pipeline(segments, "single", fill, "occlusion", m)),
             captum(lambda: FeatureAblation(counted).attribute(x, target=target, baselines=mean,
                                                               feature_mask=feature_mask, perturbations_per_eval=b))),
         "occlusion vs Captum Occlusion (16 px)": (
-            ours(pipeline({"name": "grid", "cells": 14}, "single", fill, "occlusion", 196, pb)),
+            ours(pipeline({"name": "grid", "cells": 14}, "single", fill, "occlusion", 196)),
             captum(lambda: Occlusion(counted).attribute(x, target=target, baselines=mean, sliding_window_shapes=window,
                                                         strides=window, perturbations_per_eval=b))),
         "KernelSHAP (blur) vs shap Partition (blur)": (
-            ours(pipeline(segments, "kernelshap", blur, "kernelshap", q, pb)), shap_peer),
+            ours(pipeline(segments, "kernelshap", blur, "kernelshap", q)), shap_peer),
     }
     print(f"{args.model}, chelsea, target {target}, {m} SLIC segments, peer batch {b}, perturbx plan "
           f"(batch, channels_last) {plan}, threads {torch.get_num_threads()}, best of {args.repeats}")

@@ -61,7 +61,6 @@ def pipeline(n: int, device: str) -> px.Pipeline:
         attributor="rise",
         n_samples=n,
         seed=0,
-        progress=False,
     )
 
 
@@ -76,7 +75,7 @@ def peak_memory(n: int, device: str) -> float:
 def child(n: int, device: str) -> None:
     model = px.models.load(device=device)
     x = px.data.image("chelsea")
-    pipeline(n, device).explain(px.ModelAdapter(model), x)
+    pipeline(n, device).explain(px.ModelAdapter(model), x, progress=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if device == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
@@ -109,7 +108,7 @@ def main() -> None:
         for _ in range(args.repeats):
             bare.append(bare_forward(model, n, *bare_plan, args.device))
             start = time.perf_counter()
-            exp = pipeline(n, args.device).explain(adapter, x)
+            exp = pipeline(n, args.device).explain(adapter, x, progress=False)
             piped.append(time.perf_counter() - start)
         assert exp.n_queries == n + 1
         b, p = min(bare), min(piped)

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import ValidationError
 
 from perturbx import registry
-from perturbx.errors import PerturbxError
+from perturbx.errors import ConfigError, PerturbxError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 
@@ -57,8 +56,8 @@ def explain(args: argparse.Namespace) -> int:
             raise PerturbxError(f"{flag}: the {explainer.name} explainer has no {field!r}")
         try:
             setattr(explainer, field, value)
-        except ValidationError as err:
-            raise PerturbxError(registry.describe_validation(err, flag)) from None
+        except ConfigError as err:
+            raise PerturbxError(f"{flag}: {err}") from None
     if args.tolerance is not None:
         set_tolerance(explainer, args.tolerance)
     device = pick_device(args.device)

@@ -35,6 +35,13 @@ class Component(BaseModel):
         except ValidationError as err:
             raise ConfigError(describe_validation(err, self.name or type(self).__name__)) from None
 
+    def __setattr__(self, field: str, value: Any) -> None:
+        """Assignment is validated like construction, with the same errors."""
+        try:
+            super().__setattr__(field, value)
+        except ValidationError as err:
+            raise ConfigError(describe_validation(err, self.name or type(self).__name__)) from None
+
     def spec(self) -> dict[str, Any]:
         """The parameters as a plain dict with the registry name, ready to dump to YAML; objects that have
         no YAML form (a module given as a layer, a tensor) appear as a short description."""

@@ -19,10 +19,10 @@ from perturbx.viz.overlay import to_numpy_image
 
 RISE = px.Pipeline(segmenter={"name": "grid", "cells": 7, "edges": "bilinear", "shift": True},
                    sampler={"name": "bernoulli", "p": 0.5}, substrate={"name": "constant", "color": "imagenet_mean"},
-                   attributor="rise", n_samples=500, seed=0, progress=False)
+                   attributor="rise", n_samples=500, seed=0)
 KERNELSHAP = px.Pipeline(segmenter={"name": "slic", "n_segments": 50, "compactness": 20},
                          sampler="kernelshap", substrate={"name": "constant", "color": "imagenet_mean"},
-                         attributor="kernelshap", n_samples=300, seed=0, progress=False)
+                         attributor="kernelshap", n_samples=300, seed=0)
 
 
 def methods(model: torch.nn.Module, x: torch.Tensor) -> dict[str, px.Explanation]:
@@ -39,7 +39,7 @@ def methods(model: torch.nn.Module, x: torch.Tensor) -> dict[str, px.Explanation
     out = {}
     for name, (explainer, adapter) in explainers.items():
         start = time.perf_counter()
-        out[name] = explainer.explain(adapter, x, target)
+        out[name] = explainer.explain(adapter, x, target, progress=False)
         print(f"{name}: {time.perf_counter() - start:.1f} s, {out[name].n_queries} queries")
     return out
 
@@ -47,13 +47,12 @@ def methods(model: torch.nn.Module, x: torch.Tensor) -> dict[str, px.Explanation
 def flow_figure(model: torch.nn.Module, x: torch.Tensor) -> Figure:
     """Segmentation, one coalition's keep-mask, the fill, the perturbed image and the final RISE map."""
     image = x[0]
-    generator = torch.Generator().manual_seed(0)
-    segmentation = RISE.segmenter.segment(image, generator)
-    coalitions = RISE.sampler.sample(RISE.n_samples, segmentation.n_features, generator)
-    fill = RISE.substrate.prepare(image, segmentation, generator)
-    keep = segmentation.keep_masks(coalitions.z[:1], torch.arange(1))[0]
-    perturbed = fill + keep * (image - fill)
-    exp = RISE.explain(model, x[:1])
+    job = next(RISE.jobs(image))
+    keep = job.segmentation.keep_masks(job.coalitions.z[:1], torch.arange(1))
+    fill = job.fill(keep)
+    perturbed = fill + keep[0] * (image - fill)
+    segmentation, keep = job.segmentation, keep[0]
+    exp = RISE.explain(model, x[:1], progress=False)
     panels = [
         ("1. segmenter: 7×7 cells", viz.mark_boundaries(image, segmentation.labels)),
         ("2. sampler → keep-mask", keep.numpy()),

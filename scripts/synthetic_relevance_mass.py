@@ -31,8 +31,6 @@ def explainers(n_samples: int) -> dict[str, tuple[perturbx.Explainer, bool]]:
                 sampler={"name": "bernoulli", "p": 0.5},
                 attributor="rise",
                 n_samples=n_samples,
-                batch_size=250,
-                progress=False,
             ),
             False,
         ),
@@ -42,8 +40,6 @@ def explainers(n_samples: int) -> dict[str, tuple[perturbx.Explainer, bool]]:
                 sampler="kernelshap",
                 attributor="kernelshap",
                 n_samples=n_samples,
-                batch_size=250,
-                progress=False,
             ),
             False,
         ),
@@ -72,7 +68,8 @@ def main() -> None:
     print(f"{len(x)} correctly classified images of seed 2, relevance mass accuracy (positive part)")
     for name, (explainer, logits) in explainers(args.samples).items():
         start = time.perf_counter()
-        maps = explainer.explain(ModelAdapter(model, output="logit") if logits else model, x, labels).maps
+        adapter = ModelAdapter(model, output="logit" if logits else "probability", batch_size=250, progress=False)
+        maps = explainer.explain(adapter, x, labels).maps
         print(f"{name:12s} {mass(maps):.3f}   ({time.perf_counter() - start:.1f} s)")
         if name == "rise":  # each value carries the mean score E[y]; the relevance proper is the excess over it
             print(f"{'rise − mean':12s} {mass(maps - maps.mean(dim=(2, 3), keepdim=True)):.3f}")

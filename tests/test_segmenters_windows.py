@@ -8,8 +8,6 @@ from conftest import TinyCNN
 
 import perturbx as px
 
-captum_attr = pytest.importorskip("captum.attr")
-
 
 def test_removing_a_window_removes_all_its_pixels() -> None:
     seg = px.segmenters.Windows(size=8, stride=4).segment(torch.zeros(3, 32, 32), torch.Generator())
@@ -31,6 +29,7 @@ def test_overlapping_occlusion_equals_captum(size: int, stride: int) -> None:
     pipe = px.Pipeline(segmenter={"name": "windows", "size": size, "stride": stride}, sampler="single",
                        substrate={"name": "constant", "color": 0.5}, attributor="occlusion", n_samples=1)
     ours = pipe.explain(px.ModelAdapter(model, output="logit"), x, target=target, batch_size=16).maps[0, 0]
+    captum_attr = pytest.importorskip("captum.attr")
     theirs = captum_attr.Occlusion(model).attribute(
         x, sliding_window_shapes=(3, size, size), strides=(3, stride, stride), baselines=0.5, target=target)[0, 0]
     scale = float(theirs.abs().max())

@@ -123,13 +123,8 @@ def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:
 
 
 def _metrics(entries: list[Any]) -> list[Metric]:
-    """Every metric built; a metric twice would give two rows with one key."""
-    metrics = [_build("metric", entry, f"metrics[{i}]") for i, entry in enumerate(entries)]
-    names = [m.name for m in metrics]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ConfigError(f"metrics[{i}]: {name!r} is listed twice; its rows would share one key")
-    return metrics
+    """Every metric built; a metric listed again gets rows of its own (``deletion#2``, from the evaluator)."""
+    return [_build("metric", entry, f"metrics[{i}]") for i, entry in enumerate(entries)]
 
 
 def _build(kind: str, spec: Any, where: str) -> Any:
