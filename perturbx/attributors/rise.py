@@ -9,7 +9,7 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
-from perturbx.attributors.uncertainty import group_sums, project_variance, relative_error
+from perturbx.attributors.uncertainty import project_variance, relative_error
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -49,14 +49,15 @@ class RatioMoments:
         self.syy, self.syx, self.sxx = square, square.clone(), square.clone()
         self.pending: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
-    def update(self, y: torch.Tensor, x: torch.Tensor, ids: torch.Tensor) -> None:
-        """Fold rows ``Y [n,...]``, ``X [n,...]`` with group ids ``[n]`` (consecutive, non-decreasing)."""
-        local = ids - ids[0]
+    def update(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None, ids: torch.Tensor) -> None:
+        """Fold rows ``Y_n = a_n·basis_n``, ``X_n = basis_n`` (or the scalar ``b_n``) drawn in groups ``ids [n]``
+        (consecutive, non-decreasing); group totals are products with the ``[G,n]`` membership matrix."""
+        local = (ids - ids[0]).to(basis.device)
+        count = int(local[-1]) + 1
+        member = (local[None, :] == torch.arange(count, device=basis.device)[:, None]).to(basis.dtype)
         continues = self.pending is not None and self.pending[0] == int(ids[0])
-        if int(local[-1]) + 1 == len(ids) and not continues:  # one row per group: nothing to sum
-            yg, xg = y, x
-        else:
-            yg, xg = group_sums(y, local), group_sums(x, local)
+        yg = (member * a) @ basis
+        xg = member @ basis if b is None else (member @ b)[:, None].expand_as(yg).clone()
         if continues:
             yg[0] += self.pending[1]
             xg[0] += self.pending[2]
@@ -65,18 +66,37 @@ class RatioMoments:
         self._fold(yg[:-1], xg[:-1])
         self.pending = (int(ids[-1]), yg[-1], xg[-1])
 
+    def update_rows(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None = None) -> None:
+        """Fold rows that are each their own draw, ``Y_n = a_n·basis_n`` and ``X_n = basis_n`` (or the scalar
+        ``b_n``), as products of the coefficient vectors with ``basis [n,S]`` and its square: no other
+        ``[n,S]`` temporary (the common, i.i.d. case; entries' variances only)."""
+        square = basis * basis
+        ones = torch.ones_like(a)
+        self.groups += len(a)
+        self.sy += a @ basis
+        self.syy += (a * a) @ square
+        if b is None:
+            self.sx += ones @ basis
+            self.syx += a @ square
+            self.sxx += ones @ square
+        else:
+            self.sx += b.sum()
+            self.syx += (a * b) @ basis
+            self.sxx += (b * b).sum()
+
     def _fold(self, yg: torch.Tensor, xg: torch.Tensor) -> None:
+        ones = torch.ones(yg.shape[0], dtype=yg.dtype, device=yg.device)  # sums as products: faster than sum(0)
         self.groups += yg.shape[0]
-        self.sy += yg.sum(0)
-        self.sx += xg.sum(0)
+        self.sy += ones @ yg
+        self.sx += ones @ xg
         if self.full:
             self.syy += yg.T @ yg
             self.syx += yg.T @ xg
             self.sxx += xg.T @ xg
         else:
-            self.syy += (yg * yg).sum(0)
-            self.syx += (yg * xg).sum(0)
-            self.sxx += (xg * xg).sum(0)
+            self.syy += ones @ (yg * yg)
+            self.syx += ones @ (yg * xg)
+            self.sxx += ones @ (xg * xg)
 
     def estimate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``R`` and its variance (diagonal, or the full covariance when ``full``), pending group included."""
@@ -104,8 +124,9 @@ class _RiseSums(Accumulator):
         device = segmentation.masks.device
         self.rise, self.segmentation = rise, segmentation
         self.fixed, self.ids, self.seen = coalitions.fixed, coalitions.group_ids(), 0
+        self.singletons = coalitions.groups is None  # every row its own draw: the fast path
         self.shift: float | None = None  # scores are summed relative to the first chunk's mean, for accuracy
-        self.pixels = RatioMoments(segmentation.shape, device)
+        self.pixels = RatioMoments((segmentation.shape[0] * segmentation.shape[1],), device)
         self.features = RatioMoments((segmentation.n_features,), device, full=rise.level == "feature")
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
@@ -115,15 +136,16 @@ class _RiseSums(Accumulator):
         y = y - self.shift
         ids = self.ids[self.seen : self.seen + len(y)]
         self.seen += len(y)
-        z, keep = z.double(), keep.double()
-        if self.rise.normalize == "coverage":
-            pixel_x, feature_x = keep, z
-        else:  # divide by the design's keep rate: the mean of each row's keep rate
-            rate = z.mean(1)
-            pixel_x, feature_x = rate[:, None, None].expand_as(keep), rate[:, None].expand_as(z)
+        z = z.double()
+        # coverage: X = the keep-mask itself; expected: X = the row's keep rate (the design's mean is p)
+        rate = None if self.rise.normalize == "coverage" else z.mean(1)
         if self.rise.level == "pixel":
-            self.pixels.update(y[:, None, None] * keep, pixel_x, ids)
-        self.features.update(y[:, None] * z, feature_x, ids)
+            keep = keep.reshape(len(y), -1).double()
+            if self.singletons:
+                self.pixels.update_rows(y, keep, rate)
+            else:
+                self.pixels.update(y, keep, rate, ids)
+        self.features.update(y, z, rate, ids)
 
     def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
         scores, variance = self.features.estimate()
@@ -131,6 +153,7 @@ class _RiseSums(Accumulator):
 
     def _pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
         scores, variance = self.pixels.estimate()
+        scores, variance = scores.view(self.segmentation.shape), variance.view(self.segmentation.shape)
         return scores + (self.shift or 0.0), torch.zeros_like(variance) if self.fixed else variance
 
     def error(self) -> float:
