@@ -83,8 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", choices=["rise", "kernelshap"], default="rise")
     parser.add_argument("--model", default="efficientnet_lite0", help="efficientnet_lite0 or synthetic_cnn")
-    parser.add_argument("--images", default="chelsea",
-                        help="comma-separated bundled photos (synthetic_cnn: indices into the synthetic benchmark)")
+    parser.add_argument(
+        "--images",
+        default="chelsea",
+        help="comma-separated bundled photos (synthetic_cnn: indices into the synthetic benchmark)",
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--reference", type=int, default=16000, help="rows of the reference map")
     parser.add_argument("--max", type=int, default=4000, help="most rows traced per design and seed")
@@ -139,8 +142,9 @@ def main() -> None:
                     make(sampler, seed), adapter, x, target, every=args.every, max_samples=args.max, reference=ref_map
                 )
                 seconds = time.perf_counter() - start
-                record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": []})
+                record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
                 record["reach"].append(trace.first_within(RANK, L2))
+                record["curves"].append((trace.queries, trace.l2))
                 record["seconds_per_query"].append(seconds / trace.queries[-1])
                 record["stop"].append([stop_outcome(trace, t) for t in tolerances])
                 path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
@@ -214,7 +218,7 @@ def peer_runs(
 
     for label, run in {"Captum KernelShap": captum, "shap KernelExplainer": shap_kernel}.items():
         for seed in range(args.seeds):
-            within, seconds, reached = [], [], None
+            within, seconds, reached, l2s = [], [], None, []
             for budget in budgets(args.every * 2, args.max):
                 count["images"] = 0
                 start = time.perf_counter()
@@ -222,13 +226,15 @@ def peer_runs(
                 seconds.append((time.perf_counter() - start) / max(count["images"], 1))
                 rank, l2 = agreement(saliency, ref_map)
                 within.append((count["images"], rank >= RANK and l2 <= L2))
+                l2s.append(l2)
                 print(f"  {label} seed {seed} budget {budget}: {count['images']} queries, rank {rank:.3f} l2 {l2:.3f}")
             for k in range(len(within)):
                 if all(ok for _, ok in within[k:]):
                     reached = within[k][0]
                     break
-            record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": []})
+            record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
             record["reach"].append(reached)
+            record["curves"].append(([q for q, _ in within], l2s))
             record["seconds_per_query"].append(float(np.mean(seconds)))
 
 
@@ -246,13 +252,30 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[float], args: argp
         f"\nbar: rank correlation >= {RANK} and relative L2 <= {L2} vs the reference; means over {args.seeds} "
         f"seeds; ratios against {baseline_name} at its bar (an oracle fixed N)"
     )
-    print(f"{'design':<28} {'queries to bar':>30} {'query ratio':>12} {'time ratio':>11}")
+    target = float(np.mean([l2[-1] for _, l2 in rows[baseline_name]["curves"]]))
+
+    def to_target(label: str) -> float:
+        """Mean queries from which the relative L2 stays <= the baseline's mean L2 at --max (--max + 1 if never)."""
+        found = []
+        for queries, l2 in rows[label]["curves"]:
+            stays = [k for k in range(len(l2)) if all(d <= target for d in l2[k:])]
+            found.append(queries[stays[0]] if stays else args.max + 1)
+        return float(np.mean(found))
+
+    print(
+        f"{'design':<28} {'queries to bar':>30} {'query ratio':>12} {'time ratio':>11} "
+        f"{'queries to L2 ' + format(target, '.4f'):>22} {'ratio':>6}"
+    )
     for label, record in rows.items():
         reach = mean_reach(label)
         seconds = reach * float(np.mean(record["seconds_per_query"]))
         missed = sum(r is None for r in record["reach"])
         shown = f"{reach:.0f}" + (f" ({missed} not within --max)" if missed else "")
-        print(f"{label:<28} {shown:>30} {reach / base:>12.2f} {seconds / base_time:>11.2f}")
+        matched = to_target(label)
+        print(
+            f"{label:<28} {shown:>30} {reach / base:>12.2f} {seconds / base_time:>11.2f} {matched:>22.0f} "
+            f"{matched / to_target(baseline_name):>6.2f}"
+        )
         for k, tolerance in enumerate(tolerances):
             if not record["stop"]:
                 continue
