@@ -6,6 +6,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from perturbx import registry
 from perturbx.attributors.base import Attributor
 from perturbx.errors import PerturbxError
 from perturbx.samplers.base import Coalitions, Sampler
@@ -47,9 +48,10 @@ def check_stoppable(stop: Stop, attributor: Attributor, sampler: Sampler, coalit
     if coalitions.fixed:
         return
     if not attributor.anytime:
+        able = [name for name in registry.names("attributor") if registry.get("attributor", name).anytime]
         raise PerturbxError(
-            f"stop: attributor {attributor.name} has no standard error to stop on; drop stop or use "
-            "rise, kernelshap, lime, shapley_sampling, sobol or pda"
+            f"stop: attributor {attributor.name} has no standard error to stop on; drop stop or use one of "
+            f"{', '.join(able)}"
         )
     draws = int(coalitions.group_ids()[-1]) + 1 if len(coalitions) else 0
     if draws < 2:
