@@ -106,7 +106,7 @@ def empty_rows(z: torch.Tensor) -> torch.Tensor:
 
 def mean_influence(values: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted means ``Σ_n w_nj·v_n / Σ_n w_nj`` of ``values [N]`` per column of ``weights [N,M]`` and their
-    influence ``w_nj·(v_n − mean_j) / Σ_n w_nj`` (a ratio estimator: RISE, PDA, CIU's random contexts)."""
+    influence ``w_nj·(v_n − mean_j) / Σ_n w_nj`` (ratio estimators such as PDA's feature-removed means)."""
     values, weights = values.double(), weights.double()
     total = weights.sum(0)
     mean = (values @ weights) / total
