@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--tolerances", default="0.05,0.03,0.02", help="stopping-rule tolerances to report")
     parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap)")
     parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
+    parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
     args = parser.parse_args()
 
@@ -130,6 +131,9 @@ def main() -> None:
             def make(sampler: object, seed: int, segments: dict = segments) -> px.Pipeline:
                 return shap_pipeline(segments, sampler, seed)
 
+        if args.designs:
+            wanted = args.designs.split(",")
+            designs = {k: v for k, v in designs.items() if k == next(iter(designs)) or any(w in k for w in wanted)}
         first = next(iter(designs.values()))
         start = time.perf_counter()
         reference = make(first, 10_000).model_copy(update={"n_samples": args.reference}).explain(adapter, x, target)
