@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from perturbx import registry
+from perturbx.engines.flags import add_engine_flags, engine_override
 from perturbx.errors import ConfigError, PerturbxError
 
 DEFAULT_CONFIG = "configs/default.yaml"
@@ -28,16 +29,10 @@ def find_config(name: str) -> Path:
 
 
 def pick_device(name: str | None) -> torch.device:
-    """Validate ``--device`` before any work."""
-    if name is None:
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise PerturbxError(f"--device: unknown device {name!r} (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PerturbxError(f"--device: {name!r} requested but CUDA is not available on this machine")
-    return device
+    """Validate ``--device`` before any work; ``auto`` (the default) is CUDA when present, else the CPU."""
+    from perturbx.engines.work import pick_device as pick
+
+    return pick(name)
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -61,6 +56,12 @@ def explain(args: argparse.Namespace) -> int:
     if args.tolerance is not None:
         set_tolerance(explainer, args.tolerance)
     device = pick_device(args.device)
+    if args.images is None and (args.engine or args.address or args.workers):
+        raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
+    if args.images is not None:
+        from perturbx.experiments.commands import explain_images
+
+        return explain_images(args, explainer, args.model or config.model, config.output, device)
     image = data.image(args.image)
     if args.target is not None and args.target < 0:
         raise PerturbxError(f"--target: class index must be >= 0, got {args.target}")
@@ -88,7 +89,7 @@ def explain(args: argparse.Namespace) -> int:
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
     stderr = exp.stderr[0] if exp.converged is not None and exp.stderr is not None else None
     fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries", stderr)
-    print(f"wrote {viz.save(fig, args.out)}")
+    print(f"wrote {viz.save(fig, args.out or 'explanation.png')}")
     return 0
 
 
@@ -110,24 +111,31 @@ def evaluate(args: argparse.Namespace) -> int:
     from perturbx.experiments import load_experiment, runner, summary
 
     config = find_config(args.config)
+    experiment = load_experiment(config)
+    engine = engine_override(args, experiment.spec.engine.model_dump())
     if args.dry_run:
-        experiment = load_experiment(config)
+        from perturbx.experiments.sizing import size
+
         print(runner.describe(experiment), end="")
         print(f"{len(experiment.explainers)} explainers x {len(experiment.metrics)} metrics; config hash "
               f"{experiment.hash}")
+        if not args.no_sizing:
+            print(size(experiment, pick_device(args.device)).format())
         return 0
     if args.resume and args.overwrite:
         raise PerturbxError("--resume and --overwrite exclude each other")
     out = Path(args.out) if args.out else Path("runs") / config.stem
     try:
-        outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite,
-                             device=pick_device(args.device), progress=not args.quiet)
+        outcome = runner.run(config, out, resume=args.resume, overwrite=args.overwrite, device=args.device or "auto",
+                             progress=not args.quiet, engine=engine)
     except KeyboardInterrupt:
         print(f"perturbx: interrupted; the finished pairs are in {out / runner.DATABASE}, continue with --resume",
               file=sys.stderr)
         return 130
     print(summary.format_table(outcome.table))
     print(f"pairs computed: {outcome.computed}, already done: {outcome.skipped}")
+    if len(outcome.placement) > 1 or engine is not None:
+        print("computed by: " + ", ".join(f"{worker} ({n})" for worker, n in outcome.placement.items()))
     print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'}, {out / 'curves.png'} (results in "
           f"{out / runner.DATABASE})")
     return 0
@@ -160,20 +168,28 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--image", default="chelsea", help="image path or bundled name (default chelsea)")
     ex.add_argument("--model", help="model name (default: the config's, efficientnet_lite0)")
     ex.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
-    ex.add_argument("--out", default="explanation.png", help="PNG to write (default explanation.png)")
+    ex.add_argument("--out", help="PNG to write (default explanation.png); with --images, the results folder")
+    ex.add_argument("--images", help="a folder or glob of images: one .npz per image in --out, done ones skipped")
+    ex.add_argument("--png", action="store_true", help="with --images: also write a PNG per image")
+    ex.add_argument("--size", type=int, default=224, help="with --images: resize + centre-crop to this square "
+                    "(default 224; 0 keeps each image's size)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
     ex.add_argument("--tolerance", type=float, help="stop each image once max stderr / range < this (0..1)")
-    ex.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_flags(ex)
     ex.set_defaults(run=explain)
     ev = sub.add_parser("evaluate", help="run an experiment YAML: explainers x metrics over a dataset")
     ev.add_argument("--config", required=True, help="experiment YAML (e.g. configs/experiments/compare_methods.yaml)")
     ev.add_argument("--out", help="output folder (default runs/<config name>)")
     ev.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     ev.add_argument("--overwrite", action="store_true", help="discard the results already in --out")
-    ev.add_argument("--dry-run", action="store_true", help="print the expanded explainers and stop")
-    ev.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    ev.add_argument("--dry-run", action="store_true", help="print the explainers and the sizing (queries, time, "
+                    "disk) measured on the first image, and stop")
+    ev.add_argument("--no-sizing", action="store_true", help="with --dry-run: skip the sizing (loads no model)")
+    ev.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
+    add_engine_flags(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(run=evaluate)
     ls = sub.add_parser("list", help="list registered components with their parameters and defaults")

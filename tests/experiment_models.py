@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -28,5 +29,10 @@ class SlowTinyCNN(nn.Module):
 
 def tiny_cnn(seed: int = 0) -> nn.Module:
     """The tiny CNN, for ``model: {module: "tests.experiment_models:tiny_cnn"}``; the environment variable
-    ``PERTURBX_TEST_MODEL_DELAY`` slows it down without changing the experiment (nor its config hash)."""
+    ``PERTURBX_TEST_MODEL_DELAY`` slows it down without changing the experiment (nor its config hash), and
+    ``PERTURBX_TEST_PID_DIR`` names a folder where each process that builds it leaves a file named by its pid
+    (how a test finds the Ray worker processes to kill)."""
+    pids = os.environ.get("PERTURBX_TEST_PID_DIR")
+    if pids:
+        Path(pids, str(os.getpid())).touch()
     return SlowTinyCNN(seed, float(os.environ.get("PERTURBX_TEST_MODEL_DELAY", "0")))

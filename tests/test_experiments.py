@@ -183,7 +183,7 @@ def test_summary_mean_and_t_interval_hand_computed(tmp_path: Path) -> None:
 def test_folder_dataset_reads_labels_and_masks_by_file_stem(tmp_path: Path) -> None:
     from PIL import Image
 
-    from perturbx.experiments.dataset import FolderSet
+    from perturbx.datasets import FolderSet
 
     (tmp_path / "masks").mkdir()
     for k, name in enumerate(["b", "a"]):
@@ -192,22 +192,24 @@ def test_folder_dataset_reads_labels_and_masks_by_file_stem(tmp_path: Path) -> N
         mask[2:5, 3 + k : 9] = 255
         Image.fromarray(mask.numpy()).save(tmp_path / "masks" / f"{name}.png")
     (tmp_path / "labels.csv").write_text("image,label\na.png,3\nb,1\n")
-    data = FolderSet(kind="folder", path=".", size=None, labels="labels.csv", masks="masks").load(tmp_path)
+    data = FolderSet(kind="folder", path=".", size=None, labels="labels.csv", masks="masks").open(tmp_path)
     assert data.ids == ["a", "b"] and data.labels == [3, 1]
-    assert data.images[0].shape == (1, 3, 20, 30) and float(data.images[0].max()) == pytest.approx(40 / 255)
-    assert data.masks[0].dtype == torch.bool and data.masks[0].shape == (1, 20, 30)
-    assert int(data.masks[0].sum()) == 3 * 5 and int(data.masks[1].sum()) == 3 * 6
+    a, b = data.items([0, 1])
+    assert a.image.shape == (1, 3, 20, 30) and float(a.image.max()) == pytest.approx(40 / 255)
+    assert a.mask.dtype == torch.bool and a.mask.shape == (1, 20, 30)
+    assert int(a.mask.sum()) == 3 * 5 and int(b.mask.sum()) == 3 * 6
     (tmp_path / "labels.csv").write_text("image,label\na.png,3\n")
     with pytest.raises(ConfigError, match=r"dataset\.labels: no label for b"):
-        FolderSet(kind="folder", path=".", labels="labels.csv").load(tmp_path)
+        FolderSet(kind="folder", path=".", labels="labels.csv").open(tmp_path)
 
 
 def test_synthetic_dataset_has_labels_masks_and_stable_ids() -> None:
     spec = load_experiment(experiment(dataset={"kind": "synthetic", "n": 3, "seed": 1, "size": 32}), root=ROOT)
-    data = spec.spec.dataset.load(ROOT)
+    data = spec.spec.dataset.open(ROOT)
     assert data.ids == ["synthetic-1-0000", "synthetic-1-0001", "synthetic-1-0002"]
     assert data.labels == [0, 1, 2]
-    assert data.images[2].shape == (1, 3, 32, 32) and data.masks[2].shape == (1, 32, 32) and data.masks[2].any()
+    last = data.item(2)
+    assert last.image.shape == (1, 3, 32, 32) and last.mask.shape == (1, 32, 32) and last.mask.any()
 
 
 def test_cli_evaluate_user_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import nn
 
 from perturbx import registry
+from perturbx.datasets import DatasetSpec
+from perturbx.engines.spec import EngineSpec
 from perturbx.errors import ConfigError, PerturbxError
-from perturbx.experiments.dataset import DatasetSpec
 from perturbx.experiments.sweep import expand
 from perturbx.explainer import Explainer
 from perturbx.metrics.base import Metric
-from perturbx.models.adapter import OutputMode
+from perturbx.models.adapter import OutputMode, Precision
 from perturbx.pipelines.config import read_yaml
 
 
@@ -59,18 +60,21 @@ class ModelSpec(BaseModel):
 
 
 class ExperimentSpec(BaseModel):
-    """The YAML as written: ``dataset``, ``model``, ``output``, ``target``, ``explainers``, ``metrics``."""
+    """The YAML as written: ``dataset``, ``model``, ``output``, ``precision``, ``target``, ``explainers``,
+    ``metrics`` and ``engine`` (where it runs; not part of the config hash)."""
 
     model_config = ConfigDict(extra="forbid")
 
     dataset: DatasetSpec
     model: ModelSpec
     output: OutputMode = Field("probability", description="the model's scores for explainers and metrics")
+    precision: Precision = Field("fp32", description="fp32, or bf16/fp16 autocast of the model's forward pass")
     target: Literal["predicted", "label"] | int = Field(
         "predicted", description="the class explained: predicted, the dataset's label, or a class index"
     )
     explainers: dict[str, str | dict[str, Any]] = Field(min_length=1, description="name -> spec (may hold sweep:)")
     metrics: list[str | dict[str, Any]] = Field(min_length=1, description="metric names or specs")
+    engine: EngineSpec = Field(default_factory=EngineSpec, description="local or ray (not part of the hash)")
 
     @model_validator(mode="before")
     @classmethod
@@ -82,13 +86,15 @@ class ExperimentSpec(BaseModel):
 
 @dataclass
 class Experiment:
-    """A validated experiment: the spec, its explainers built and named, metrics built, and its hash."""
+    """A validated experiment: the spec, its explainers built and named, metrics built, its hash, and the
+    mapping it was read from (Ray workers rebuild the experiment from it)."""
 
     spec: ExperimentSpec
     explainers: dict[str, Explainer]
     metrics: list[Metric]
     root: Path
     hash: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def load_experiment(source: str | Path | dict[str, Any], root: str | Path | None = None) -> Experiment:
@@ -105,8 +111,15 @@ def load_experiment(source: str | Path | dict[str, Any], root: str | Path | None
         metrics = _metrics(spec.metrics)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
-    digest = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    return Experiment(spec, explainers, metrics, base.resolve(), digest[:16])
+    return Experiment(spec, explainers, metrics, base.resolve(), config_hash(spec), data)
+
+
+def config_hash(spec: ExperimentSpec) -> str:
+    """SHA-256 of the validated config without its engine (and without the default precision, so stores
+    made before precision existed still resume)."""
+    leave_out = {"engine"} | ({"precision"} if spec.precision == "fp32" else set())
+    text = json.dumps(spec.model_dump(mode="json", exclude=leave_out), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _explainers(entries: dict[str, Any]) -> dict[str, Explainer]:

@@ -15,6 +15,8 @@ from perturbx.models import tuning
 from perturbx.models.state import model_device, preserved
 
 OutputMode = Literal["probability", "logit", "log_probability"]
+Precision = Literal["fp32", "bf16", "fp16"]
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]  # a stage's images per model call, or the adapter's plan
 _OUTPUTS = {
     "probability": lambda y: y.softmax(dim=-1),
@@ -27,7 +29,8 @@ class ModelAdapter:
     """Wrap any classifier so that explainers can feed it un-normalised images in [0,1].
 
     ``mean``/``std`` normalise inputs inside the adapter; ``output`` picks probability, logit or
-    log-probability scores. With ``batch_size="auto"`` the batch size and (unless ``channels_last``
+    log-probability scores; ``precision`` bf16/fp16 runs the model under autocast (scores come back as
+    float32). With ``batch_size="auto"`` the batch size and (unless ``channels_last``
     is fixed) the memory format are measured once per model, input shape and machine, and cached.
     ``progress`` shows progress bars for long work. Inside :meth:`session` the model is in eval mode;
     on exit its state is restored exactly.
@@ -42,6 +45,7 @@ class ModelAdapter:
         batch_size: int | Literal["auto"] = "auto",
         channels_last: bool | Literal["auto"] = "auto",
         progress: bool = True,
+        precision: Precision = "fp32",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise PerturbxError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -49,6 +53,8 @@ class ModelAdapter:
             raise unknown_choice("output mode", str(output), _OUTPUTS)
         if batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
             raise PerturbxError(f"batch_size: expected a positive int or 'auto', got {batch_size!r}")
+        if precision != "fp32" and precision not in _AUTOCAST:
+            raise unknown_choice("precision", str(precision), ("fp32", *_AUTOCAST))
         if (mean is None) != (std is None):
             raise PerturbxError("mean and std: give both or neither")
         if std is not None and any(s <= 0 for s in std):
@@ -58,6 +64,7 @@ class ModelAdapter:
         self.batch_size = batch_size
         self.progress = progress
         self.channels_last = channels_last
+        self.precision = precision
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self._tuned: dict[tuple[int, ...], tuple[int, bool]] = {}
@@ -136,7 +143,11 @@ class ModelAdapter:
         x = self.normalise(x.to(self.device))
         if self._active_format:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x)
+        if self.precision == "fp32":
+            y = self.model(x)
+        else:
+            with torch.autocast(x.device.type, dtype=_AUTOCAST[self.precision]):
+                y = self.model(x)
         if y.dim() != 2:
             raise PerturbxError(f"model: expected outputs of shape [batch, classes], got {tuple(y.shape)}")
         return _OUTPUTS[self.output](y.float())
