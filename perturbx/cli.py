@@ -79,6 +79,8 @@ def explain(args: argparse.Namespace) -> int:
             setattr(explainer, field, value)
         except ConfigError as err:
             raise PerturbxError(f"{flag}: {err}") from None
+    if args.tolerance is not None:
+        set_tolerance(explainer, args.tolerance)
     if args.images is None and (args.engine or args.address or args.workers):
         raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
     if args.images is not None:
@@ -104,10 +106,28 @@ def explain(args: argparse.Namespace) -> int:
     if target != predicted:
         print(f"explained: {label} (class {target}, p={float(probabilities[target]):.3f})")
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
+    if exp.converged is not None:
+        state = "converged" if bool(exp.converged[0]) else "not converged (max_samples reached)"
+        print(f"stopping rule: {state}; relative error {float(exp.error[0]):.4f} (max stderr / range, tolerance "
+              f"{explainer.stop.tolerance:g}) after {int(exp.queries[0])} queries")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
-    fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries")
+    stderr = exp.stderr[0] if exp.converged is not None and exp.stderr is not None else None
+    fig = viz.explanation_figure(image, exp.maps[0], title, f"{exp.method}, {exp.n_queries} queries", stderr)
     print(f"wrote {viz.save(fig, out)}")
     return 0
+
+
+def set_tolerance(explainer: registry.Component, tolerance: float) -> None:
+    """``--tolerance``: turn on the explainer's stopping rule (or change its tolerance)."""
+    from perturbx.perturb.stopping import Stop
+
+    if "stop" not in type(explainer).model_fields:
+        raise PerturbxError(f"--tolerance: the {explainer.name} explainer has no stopping rule (only perturbation "
+                            "pipelines do)")
+    if not 0.0 < tolerance < 1.0:
+        raise PerturbxError(f"--tolerance: expected a number between 0 and 1 (exclusive), got {tolerance:g}")
+    current = explainer.stop.model_dump() if explainer.stop is not None else {}
+    explainer.stop = Stop(**{**current, "tolerance": tolerance})
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -214,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
                     "(default 224; 0 keeps each image's size)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
+    ex.add_argument("--tolerance", type=float, help="stop each image once max stderr / range < this (0..1)")
     ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
     ex.add_argument("--quiet", action="store_true", help="no progress bar and no tuning notice")
     add_engine_flags(ex)

@@ -12,10 +12,12 @@ from perturbx.segmenters.segmentation import Segmentation
 
 @dataclass
 class FeatureScores:
-    """One image's per-feature scores and the segmentation whose features they score."""
+    """One image's per-feature scores, the segmentation whose features they score, and the scores'
+    standard errors (``None`` where the method has no error estimate)."""
 
     scores: torch.Tensor
     segmentation: Segmentation
+    stderr: torch.Tensor | None = None
 
 
 @dataclass
@@ -25,6 +27,12 @@ class Explanation:
     ``targets`` holds the explained class per image when the target is a class index (``None`` for
     callable targets); ``n_queries`` counts model evaluations (forward or forward+backward passes on
     single images); ``features`` is set by perturbation pipelines, one entry per image.
+
+    Sampled methods also report, per image, the standard error of every pixel of the map (``stderr``,
+    ``[B,1,H,W]``: ``maps ± 1.96·stderr`` is a 95% interval, exactly 0 for fixed designs), the model
+    queries spent (``queries [B]``), the achieved relative error ``max(stderr) / (max − min)``
+    (``error [B]``) and, under a stopping rule, whether it fell below the tolerance (``converged [B]``).
+    Methods without an error estimate leave these ``None``.
     """
 
     maps: torch.Tensor
@@ -33,6 +41,10 @@ class Explanation:
     method: str
     features: list[FeatureScores] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    stderr: torch.Tensor | None = None
+    queries: torch.Tensor | None = None
+    error: torch.Tensor | None = None
+    converged: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.maps.shape[0]

@@ -257,14 +257,15 @@ def test_sobol_indices_by_hand() -> None:
     c = torch.tensor([1.0, 2.0, 0.5])
     y = (z @ c + 0.7 * z[:, 0] * z[:, 1]).double()
     seg = px.segmenters.segmentation.Segmentation.from_labels(torch.arange(3).repeat_interleave(3)[:8].repeat(8, 1))
-    fa, fb = y[:n], y[n : 2 * n]
+    blocks = y.view(n, m + 2)  # point-major: [a; b; ab_1..ab_M] per design point
+    fa, fb = blocks[:, 0], blocks[:, 1]
     var = torch.cat([fa, fb]).var(unbiased=False)
     for order in ("total", "first"):
         acc = px.build("attributor", {"name": "sobol", "order": order}).start(seg, Coalitions(z), torch.tensor(0.0))
         acc.update(z, None, y)
         got = acc.result().features.double()
         for i in range(m):
-            fab = y[(2 + i) * n : (3 + i) * n]
+            fab = blocks[:, 2 + i]
             want = ((fa - fab) ** 2).mean() / (2 * var) if order == "total" else (fb * (fab - fa)).mean() / var
             assert math.isclose(float(got[i]), float(want), rel_tol=1e-5)
 

@@ -28,6 +28,9 @@ SAMPLERS = {
     "lime": "lime",
     "permutation": "permutation",
     "sobol": "sobol",
+    "antithetic": "antithetic",
+    "qmc": "qmc",
+    "leverage_shap": {"name": "leverage_shap", "exhaustive": False},
 }
 ATTRIBUTORS = {
     "rise": "rise",
@@ -54,7 +57,7 @@ def legal(attributor: str, sampler: str, z: torch.Tensor) -> bool:
         "rise": True,
         "rise_feature": True,
         "lime": len(rows) >= 2,
-        "kernelshap": sampler in {"single_ends", "exhaustive", "kernelshap", "permutation"},  # y(∅) in every design
+        "kernelshap": sampler in {"single_ends", "exhaustive", "kernelshap", "leverage_shap", "permutation"},  # y(∅)
         "occlusion": leave_one_out,
         "ciu_single": leave_one_out,
         "pami": keep_one,
@@ -103,6 +106,11 @@ def test_pair(model: torch.nn.Module, x: torch.Tensor, sampler: str, attributor:
     assert torch.isfinite(exp.maps).all()
     assert exp.features is not None and all(torch.isfinite(f.scores).all() for f in exp.features)
     assert exp.n_queries == 2 + 2 * len(z)
+    if exp.stderr is not None:  # every sampled estimate has an error bar; a fixed design's is exactly 0
+        assert exp.stderr.shape == exp.maps.shape and torch.isfinite(exp.stderr).all() and (exp.stderr >= 0).all()
+        if sampler in ("single", "single_inverse", "single_ends", "exhaustive"):
+            assert (exp.stderr == 0).all()
+    assert exp.stderr is not None or attributor == "ciu"
 
 
 CANONICAL = [

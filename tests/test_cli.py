@@ -29,6 +29,7 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
         (["--model", "torchvision:no_such_net"], "torchvision has no model"),
         (["--target", "-1"], "--target"),
         (["--n-samples", "0"], "--n-samples"),
+        (["--tolerance", "1.5"], "--tolerance"),
         (["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], "--device"),
     ],
 )
@@ -77,3 +78,13 @@ def test_main_job_explains_the_bundled_photo(tmp_path: Path, capsys: pytest.Capt
     assert "predicted: Egyptian cat (class 285" in stdout
     assert "model queries: 49" in stdout
     assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_tolerance_stops_early_and_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "explanation.png"
+    code, stdout, _ = run(capsys, "explain", "--quiet", "--tolerance", "0.5", "--out", str(out))
+    assert code == 0
+    assert "model queries: 65" in stdout  # converged at the first check, 64 masks and the photo
+    assert "stopping rule: converged; relative error" in stdout
+    assert out.read_bytes()[:4] == b"\x89PNG"

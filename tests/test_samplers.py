@@ -139,11 +139,12 @@ def test_sobol_design_structure() -> None:
     z = sampler.sample(50, m, gen()).z
     n = 50 // (m + 2)
     assert z.shape == (n * (m + 2), m)
-    a, b, ab = z[:n], z[n : 2 * n], z[2 * n :].view(m, n, m)
+    blocks = z.view(n, m + 2, m)  # one block [a; b; ab_1..ab_M] per design point
+    a, b = blocks[:, 0], blocks[:, 1]
     for i in range(m):
         expected = a.clone()
         expected[:, i] = b[:, i]
-        assert torch.equal(ab[i], expected)
+        assert torch.equal(blocks[:, 2 + i], expected)
     points = torch.cat([a, b], 1)
     assert len(torch.unique(points, dim=0)) == n
     other = sampler.sample(50, m, gen(1)).z

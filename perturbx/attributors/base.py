@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from perturbx.attributors.uncertainty import relative_error
 from perturbx.registry import Component
 from perturbx.samplers.base import Coalitions, Sampler
 from perturbx.segmenters.segmentation import Segmentation
@@ -17,12 +18,15 @@ class Attribution:
     """Feature scores ``[M]`` (``None`` for pixel-only methods) and the per-pixel map ``[H,W]``.
 
     ``weight [H,W]`` is how much each pixel of this map counts when the maps of several partitions
-    or views are combined (``None``: 1 everywhere).
+    or views are combined (``None``: 1 everywhere). ``features_stderr`` and ``pixels_stderr`` are their
+    standard errors (``None`` where the method has no error estimate; exactly 0 for fixed designs).
     """
 
     features: torch.Tensor | None
     pixels: torch.Tensor
     weight: torch.Tensor | None = None
+    features_stderr: torch.Tensor | None = None
+    pixels_stderr: torch.Tensor | None = None
 
 
 class Accumulator:
@@ -36,6 +40,12 @@ class Accumulator:
         """The feature scores and the pixel map from everything seen so far."""
         raise NotImplementedError
 
+    def error(self) -> float:
+        """The stopping rule's measure on everything seen so far: max stderr / range of the estimate
+        (NaN when the method has no error estimate)."""
+        result = self.result()
+        return relative_error(result.pixels, result.pixels_stderr)
+
 
 class Attributor(Component):
     """Turns perturbation outcomes into attributions.
@@ -46,6 +56,7 @@ class Attributor(Component):
     """
 
     kind: ClassVar[str] = "attributor"
+    anytime: ClassVar[bool] = False  # has a standard error on random designs, so a stopping rule can act
 
     def accepts(self, sampler: Sampler) -> None:
         """Reject, when a pipeline is built, a sampler whose designs this attributor can never use."""
@@ -65,6 +76,18 @@ class Attributor(Component):
         weight = sum(torch.ones_like(p.pixels, dtype=torch.float64) if p.weight is None else p.weight.double()
                      for p in parts)
         return (total / weight.clamp_min(1e-12)).float()
+
+    def combine_stderr(self, parts: list[Attribution]) -> torch.Tensor | None:
+        """Standard error ``[H,W]`` of :meth:`combine`'s map: its jobs draw independently, so the weighted
+        variances add (``None`` if any part has no error estimate)."""
+        if any(p.pixels_stderr is None for p in parts):
+            return None
+        if len(parts) == 1:
+            return parts[0].pixels_stderr.float()
+        weights = [torch.ones_like(p.pixels, dtype=torch.float64) if p.weight is None else p.weight.double()
+                   for p in parts]
+        variance = sum(w**2 * p.pixels_stderr.double() ** 2 for w, p in zip(weights, parts))
+        return (variance.sqrt() / sum(weights).clamp_min(1e-12)).float()
 
     def finish(self, pixels: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """The explanation's map from the combined map, and per-image extras for ``meta`` (none by default)."""

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attributor
-from perturbx.attributors.scores import ScoreCollector, per_feature_mean, require_single_rows, single_rows
+from perturbx.attributors.scores import Estimate, ScoreCollector, per_feature_mean, require_single_rows, single_rows
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
@@ -22,7 +22,8 @@ class Ciu(Attributor):
     rows keeping / removing j (weighted by ``z_j`` / ``1 − z_j``), i.e. over random contexts. With
     ``Cmin, Cmax = min, max(a_j, r_j)``: importance ``CI = (Cmax − Cmin)/(Ymax − Ymin)``, utility
     ``CU = (a_j − Cmin)/(Cmax − Cmin)`` (0.5 when CI is 0), influence ``CI·(CU − 0.5)``. ``Ymin, Ymax``:
-    0 and 1 (``probability``) or the extremes of all observed scores (``observed``)."""
+    0 and 1 (``probability``) or the extremes of all observed scores (``observed``). Standard error: 0 for
+    the ``single`` form (deterministic rows); none for the ``coalition`` form."""
 
     form: Literal["single", "coalition"] = Field("coalition", description="leave-one-out or random-context form")
     output: Literal["importance", "utility", "influence"] = Field("importance", description="score per feature")
@@ -43,7 +44,7 @@ class Ciu(Attributor):
         m = z.shape[1]
         rows, features = single_rows(z, kept=False)
 
-        def solve(y: torch.Tensor) -> torch.Tensor:
+        def solve(y: torch.Tensor) -> Estimate:
             if self.form == "single":
                 present, absent = torch.full((m,), y_full, dtype=torch.float64), per_feature_mean(y, rows, features, m)
             else:
@@ -56,6 +57,7 @@ class Ciu(Attributor):
             neutral = torch.full_like(spread, 0.5)
             utility = torch.where(spread > 0, (present - c_min) / spread.clamp_min(1e-300), neutral)
             scores = {"importance": importance, "utility": utility, "influence": importance * (utility - 0.5)}
-            return scores[self.output]
+            exact = torch.zeros(len(y), m, dtype=torch.float64) if self.form == "single" else None
+            return Estimate(scores[self.output], exact)
 
-        return ScoreCollector(segmentation, solve)
+        return ScoreCollector(segmentation, solve, coalitions)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from perturbx.attributors.base import Accumulator, Attributor
-from perturbx.attributors.scores import ScoreCollector, empty_rows
+from perturbx.attributors.scores import Estimate, ScoreCollector, empty_rows
 from perturbx.attributors.solvers import efficient_wls
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
@@ -21,7 +23,11 @@ class KernelShap(Attributor):
     """Minimise ``Σ w_n (y_n − y(∅) − z_n·φ)²`` subject to ``Σφ = y(x) − y(∅)``. ``y(∅)`` is the mean score
     of the all-removed rows (the design must hold one); all-kept rows are constraints, not data. Row
     weights come from the sampler (``kernelshap``) or else the Shapley kernel of each row's size. With
-    every coalition (``exhaustive``) the result is the exact Shapley value."""
+    every coalition (``exhaustive``) the result is the exact Shapley value. Standard error: the sandwich
+    variance of the constrained least-squares fit over the design's independent draws (pairs under
+    paired sampling, as in Covert & Lee 2021); exactly 0 for an enumerated design."""
+
+    anytime: ClassVar[bool] = True
 
     def accepts(self, sampler: Sampler) -> None:
         if not sampler.has_empty_row():
@@ -44,11 +50,14 @@ class KernelShap(Attributor):
         data = torch.nonzero(~full & ~(z == 0).all(1) & (weights > 0)).flatten()
         y_full = float(y0)
 
-        def solve(y: torch.Tensor) -> torch.Tensor:
-            y_empty = y[empty].mean()
-            total = y_full - y_empty
-            if m == 1 or len(data) == 0:
-                return torch.full((m,), float(total) / m, dtype=torch.float64)
-            return efficient_wls(z[data], y[data] - y_empty, weights[data], total)
+        def solve(y: torch.Tensor) -> Estimate:
+            n = len(y)
+            rows = data[data < n]
+            total = y_full - y[empty[empty < n]].mean()
+            if m == 1 or len(rows) == 0:
+                spread = torch.full((m,), float(total) / m, dtype=torch.float64)
+                return Estimate(spread, torch.zeros(n, m, dtype=torch.float64) if m == 1 else None)
+            phi, influence = efficient_wls(z[rows], y[rows] - (y_full - total), weights[rows], total)
+            return Estimate(phi, torch.zeros(n, m, dtype=torch.float64).index_copy_(0, rows, influence))
 
-        return ScoreCollector(segmentation, solve)
+        return ScoreCollector(segmentation, solve, coalitions)

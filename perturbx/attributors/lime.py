@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attributor
-from perturbx.attributors.scores import ScoreCollector
-from perturbx.attributors.solvers import weighted_ridge
+from perturbx.attributors.scores import Estimate, ScoreCollector
+from perturbx.attributors.solvers import ridge_influence, weighted_ridge
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
@@ -33,7 +33,10 @@ class Lime(Attributor):
     coalition to the all-kept row. Defaults are lime_image's: cosine distance, width 0.25, alpha 1
     (Captum's Lime defaults differ: width 1.0 on the distance between images, Lasso alpha 0.01).
     ``kernel: none`` with ``alpha: 0`` is the plain (unweighted) linear surrogate. Sampler weights are
-    ignored: LIME weights rows by its own kernel."""
+    ignored: LIME weights rows by its own kernel. Standard error: the sandwich (heteroscedasticity-robust)
+    variance of the coefficients over the design's independent draws."""
+
+    anytime: ClassVar[bool] = True
 
     kernel_width: float = Field(0.25, gt=0.0, description="width of the exponential kernel")
     distance: Literal["cosine", "hamming"] = Field("cosine", description="coalition distance to the all-kept row")
@@ -57,4 +60,10 @@ class Lime(Attributor):
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         z = coalitions.z.cpu()
         w = self.weights(z)
-        return ScoreCollector(segmentation, lambda y: weighted_ridge(z, y, w, self.alpha, self.intercept)[0])
+
+        def solve(y: torch.Tensor) -> Estimate:
+            n = len(y)
+            beta, bias = weighted_ridge(z[:n], y, w[:n], self.alpha, self.intercept)
+            return Estimate(beta, ridge_influence(z[:n], y, w[:n], beta, bias, self.alpha, self.intercept))
+
+        return ScoreCollector(segmentation, solve, coalitions)

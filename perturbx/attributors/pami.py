@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
-from perturbx.attributors.scores import ScoreCollector, per_feature_mean, require_single_rows, single_rows
+from perturbx.attributors.scores import Estimate, ScoreCollector, per_feature_mean, require_single_rows, single_rows
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -25,7 +25,8 @@ def normalise(maps: torch.Tensor, delta: float) -> torch.Tensor:
 class PamiScores(Attributor):
     """Feature j scores ``p_j = y(only j kept)`` (needs sampler ``single`` with ``inverse: true``).
     Over every partition and view the map is ``Σ p_j·m_j / Σ m_j`` (a mean output per pixel, kept in
-    ``meta["average"]``); the explanation is its min-max normalisation ``(X − min)/(max − min + delta)``."""
+    ``meta["average"]``); the explanation is its min-max normalisation ``(X − min)/(max − min + delta)``.
+    Deterministic rows: standard error 0."""
 
     delta: float = Field(1e-8, gt=0.0, description="added to max − min in the normalised map")
 
@@ -35,7 +36,11 @@ class PamiScores(Attributor):
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         rows, features = single_rows(coalitions.z.cpu(), kept=True)
         m = coalitions.z.shape[1]
-        return _Weighted(segmentation, lambda y: per_feature_mean(y, rows, features, m))
+
+        def solve(y: torch.Tensor) -> Estimate:  # deterministic rows: nothing to estimate
+            return Estimate(per_feature_mean(y, rows, features, m), torch.zeros(len(y), m, dtype=torch.float64))
+
+        return _Weighted(segmentation, solve, coalitions)
 
     def finish(self, pixels: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         return normalise(pixels, self.delta), {"average": pixels}
@@ -43,11 +48,13 @@ class PamiScores(Attributor):
 
 class _Weighted(ScoreCollector):
     """Feature scores projected through the masks in float64, weighted by the masks' coverage when
-    partitions combine, so the combined map is ``Σ p·m / Σ m`` over every partition and view."""
+    partitions combine, so the combined map is ``Σ p·m / Σ m`` over every partition and view; standard
+    errors are 0 (each score is one deterministic query)."""
 
     def result(self) -> Attribution:
-        features = self.solve(torch.cat(self.chunks)).float()
+        features = self.estimate()[0].float()
         masks = self.segmentation.masks.double()
         numerator = torch.einsum("m,mhw->hw", features.to(masks), masks)
         coverage = masks.sum(0)
-        return Attribution(features, numerator / coverage.clamp_min(1e-12), coverage)
+        exact = torch.zeros(numerator.shape, dtype=torch.float32, device=numerator.device)
+        return Attribution(features, numerator / coverage.clamp_min(1e-12), coverage, torch.zeros_like(features), exact)

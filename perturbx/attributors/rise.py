@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
+from perturbx.attributors.uncertainty import project_variance, relative_error
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -17,7 +19,10 @@ from perturbx.segmenters.segmentation import Segmentation
 class Rise(Attributor):
     """``Σ_n y_n·m_n / Σ_n m_n`` per pixel over the actual (soft, shifted) keep-masks, and
     ``Σ_n y_n·z_n / Σ_n z_n`` per feature. ``normalize='expected'`` divides by ``N·p`` instead,
-    as the original code did (``p`` = mean keep rate of the design)."""
+    as the original code did (``p`` = mean keep rate of the design). Standard errors: both are ratio
+    estimators, whose first-order variance is streamed from float64 moments of the independent draws."""
+
+    anytime: ClassVar[bool] = True
 
     level: Literal["pixel", "feature"] = Field(
         "pixel", description="map from per-pixel accumulation, or feature scores projected through the masks"
@@ -30,31 +35,143 @@ class Rise(Attributor):
         return _RiseSums(self, segmentation, coalitions)
 
 
+class RatioMoments:
+    """Streams a ratio estimator ``R = Σ_n Y_n / Σ_n X_n`` and its first-order variance
+    ``G/(G−1)·Σ_g (Y_g − R·X_g)² / (Σ X)²`` over independent groups ``g`` of rows, in float64, holding
+    only sums of the size of one estimate (a group cut by a chunk boundary waits for its other rows).
+    ``full`` also keeps the cross-moments for the covariance between the entries."""
+
+    def __init__(self, shape: tuple[int, ...], device: torch.device, full: bool = False) -> None:
+        zeros = torch.zeros(shape, device=device, dtype=torch.float64)
+        square = torch.zeros(shape + shape if full else shape, device=device, dtype=torch.float64)
+        self.full, self.groups = full, 0
+        self.sy, self.sx = zeros, zeros.clone()
+        self.syy, self.syx, self.sxx = square, square.clone(), square.clone()
+        self.pending: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    def update(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None, ids: torch.Tensor) -> None:
+        """Fold rows ``Y_n = a_n·basis_n``, ``X_n = basis_n`` (or the scalar ``b_n``) drawn in groups ``ids [n]``
+        (consecutive, non-decreasing); group totals are products with the ``[G,n]`` membership matrix."""
+        local = (ids - ids[0]).to(basis.device)
+        count = int(local[-1]) + 1
+        member = (local[None, :] == torch.arange(count, device=basis.device)[:, None]).to(basis.dtype)
+        continues = self.pending is not None and self.pending[0] == int(ids[0])
+        yg = (member * a) @ basis
+        xg = member @ basis if b is None else (member @ b)[:, None].expand_as(yg).clone()
+        if continues:
+            yg[0] += self.pending[1]
+            xg[0] += self.pending[2]
+        elif self.pending is not None:
+            self._fold(self.pending[1][None], self.pending[2][None])
+        self._fold(yg[:-1], xg[:-1])
+        self.pending = (int(ids[-1]), yg[-1], xg[-1])
+
+    def update_rows(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None = None) -> None:
+        """Fold rows that are each their own draw, ``Y_n = a_n·basis_n`` and ``X_n = basis_n`` (or the scalar
+        ``b_n``), as products of the coefficient vectors with ``basis [n,S]`` and its square: no other
+        ``[n,S]`` temporary (the common, i.i.d. case; entries' variances only)."""
+        square = basis * basis
+        ones = torch.ones_like(a)
+        self.groups += len(a)
+        self.sy += a @ basis
+        self.syy += (a * a) @ square
+        if b is None:
+            self.sx += ones @ basis
+            self.syx += a @ square
+            self.sxx += ones @ square
+        else:
+            self.sx += b.sum()
+            self.syx += (a * b) @ basis
+            self.sxx += (b * b).sum()
+
+    def _fold(self, yg: torch.Tensor, xg: torch.Tensor) -> None:
+        ones = torch.ones(yg.shape[0], dtype=yg.dtype, device=yg.device)  # sums as products: faster than sum(0)
+        self.groups += yg.shape[0]
+        self.sy += ones @ yg
+        self.sx += ones @ xg
+        if self.full:
+            self.syy += yg.T @ yg
+            self.syx += yg.T @ xg
+            self.sxx += xg.T @ xg
+        else:
+            self.syy += ones @ (yg * yg)
+            self.syx += ones @ (yg * xg)
+            self.sxx += ones @ (xg * xg)
+
+    def estimate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``R`` and its variance (diagonal, or the full covariance when ``full``), pending group included."""
+        sums = [self.sy, self.sx, self.syy, self.syx, self.sxx]
+        groups = self.groups
+        if self.pending is not None:
+            y, x = self.pending[1], self.pending[2]
+            products = (y[:, None] * y, y[:, None] * x, x[:, None] * x) if self.full else (y * y, y * x, x * x)
+            sums = [a + b for a, b in zip(sums, [y, x, *products])]
+            groups += 1
+        sy, sx, syy, syx, sxx = sums
+        sx = sx.clamp_min(1e-12)
+        r = sy / sx
+        if groups < 2:
+            return r, torch.full_like(syy, math.nan)
+        if self.full:
+            spread = syy - syx * r[None, :] - syx.T * r[:, None] + sxx * r[:, None] * r[None, :]
+            return r, spread * (groups / (groups - 1)) / (sx[:, None] * sx[None, :])
+        spread = (syy - 2 * r * syx + r * r * sxx).clamp_min(0)
+        return r, spread * (groups / (groups - 1)) / (sx * sx)
+
+
 class _RiseSums(Accumulator):
     def __init__(self, rise: Rise, segmentation: Segmentation, coalitions: Coalitions) -> None:
         device = segmentation.masks.device
         self.rise, self.segmentation = rise, segmentation
-        self.n, self.p = len(coalitions), float(coalitions.z.mean())
-        self.pixel_sum = torch.zeros(segmentation.shape, device=device, dtype=torch.float64)
-        self.pixel_count = torch.zeros_like(self.pixel_sum)
-        self.feature_sum = torch.zeros(segmentation.n_features, device=device, dtype=torch.float64)
-        self.feature_count = torch.zeros_like(self.feature_sum)
+        self.fixed, self.ids, self.seen = coalitions.fixed, coalitions.group_ids(), 0
+        self.singletons = coalitions.groups is None  # every row its own draw: the fast path
+        self.shift: float | None = None  # scores are summed relative to the first chunk's mean, for accuracy
+        self.pixels = RatioMoments((segmentation.shape[0] * segmentation.shape[1],), device)
+        self.features = RatioMoments((segmentation.n_features,), device, full=rise.level == "feature")
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
-        y = y.to(keep.dtype)
-        self.pixel_sum += torch.einsum("n,nhw->hw", y, keep).double()
-        self.pixel_count += keep.sum(0).double()
-        self.feature_sum += (y @ z).double()
-        self.feature_count += z.sum(0).double()
+        y = y.double()
+        if self.shift is None:
+            self.shift = float(y.mean()) if self.rise.normalize == "coverage" else 0.0
+        y = y - self.shift
+        ids = self.ids[self.seen : self.seen + len(y)]
+        self.seen += len(y)
+        z = z.double()
+        # coverage: X = the keep-mask itself; expected: X = the row's keep rate (the design's mean is p)
+        rate = None if self.rise.normalize == "coverage" else z.mean(1)
+        if self.rise.level == "pixel":
+            keep = keep.reshape(len(y), -1).double()
+            if self.singletons:
+                self.pixels.update_rows(y, keep, rate)
+            else:
+                self.pixels.update(y, keep, rate, ids)
+        self.features.update(y, z, rate, ids)
+
+    def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, variance = self.features.estimate()
+        return scores + (self.shift or 0.0), torch.zeros_like(variance) if self.fixed else variance
+
+    def _pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, variance = self.pixels.estimate()
+        scores, variance = scores.view(self.segmentation.shape), variance.view(self.segmentation.shape)
+        return scores + (self.shift or 0.0), torch.zeros_like(variance) if self.fixed else variance
+
+    def error(self) -> float:
+        if self.rise.level == "feature":
+            scores, covariance = self._features()
+            return relative_error(scores, covariance.diagonal().clamp_min(0).sqrt())
+        scores, variance = self._pixels()
+        return relative_error(scores, variance.sqrt())
 
     def result(self) -> Attribution:
-        if self.rise.normalize == "expected":
-            scale = max(self.n * self.p, 1e-12)
-            features, pixels = self.feature_sum / scale, self.pixel_sum / scale
-        else:
-            features = self.feature_sum / self.feature_count.clamp_min(1e-12)
-            pixels = self.pixel_sum / self.pixel_count.clamp_min(1e-12)
-        features = features.float()
+        features, variance = self._features()
         if self.rise.level == "feature":
-            pixels = self.segmentation.project(features)
-        return Attribution(features, pixels.float())
+            covariance, variance = variance, variance.diagonal()
+        stderr = variance.clamp_min(0).sqrt().float()
+        if self.rise.level == "feature":
+            pixels = self.segmentation.project(features.float())
+            pixel_stderr = project_variance(self.segmentation, covariance).sqrt().float()
+        else:
+            pixels, pixel_variance = self._pixels()
+            pixels, pixel_stderr = pixels.float(), pixel_variance.sqrt().float()
+        return Attribution(features.float(), pixels, features_stderr=stderr, pixels_stderr=pixel_stderr)

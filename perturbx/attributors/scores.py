@@ -1,31 +1,73 @@
-"""Shared pieces of attributors that need every (Z, Y) pair: a score collector and design look-ups."""
+"""Shared pieces of attributors that need every (Z, Y) pair: a score collector with standard errors and
+design look-ups."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from perturbx.attributors.base import Accumulator, Attribution
+from perturbx.attributors.uncertainty import influence_covariance, project_variance, relative_error
 from perturbx.errors import PerturbxError
+from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
 
 
-class ScoreCollector(Accumulator):
-    """Keeps the N scores (never masks or images); ``solve(y [N] float64)`` gives the feature scores,
-    which are projected to pixels through the segmentation's soft masks."""
+@dataclass
+class Estimate:
+    """Feature scores ``[M]`` and their per-row influence ``[N,M]``: to first order the estimate's error is
+    ``Σ_n influence[n]``, which gives its covariance over the design's independent draws. ``influence``
+    is ``None`` where the method has no error estimate."""
 
-    def __init__(self, segmentation: Segmentation, solve: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    scores: torch.Tensor
+    influence: torch.Tensor | None = None
+
+
+class ScoreCollector(Accumulator):
+    """Keeps the scores seen so far (never masks or images); ``solve(y [n] float64)`` gives the feature
+    scores (a tensor, or an :class:`Estimate` with their influence) from the first ``n`` rows of the
+    design, which are projected to pixels through the segmentation's soft masks."""
+
+    def __init__(
+        self, segmentation: Segmentation, solve: Callable[[torch.Tensor], torch.Tensor | Estimate],
+        coalitions: Coalitions | None = None,
+    ) -> None:
         self.segmentation, self.solve = segmentation, solve
+        self.fixed = coalitions is not None and coalitions.fixed
+        self.groups = coalitions.group_ids() if coalitions is not None else None
         self.chunks: list[torch.Tensor] = []
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
         self.chunks.append(y.detach().double().cpu())
 
-    def result(self) -> Attribution:
+    def estimate(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Feature scores and their covariance ``[M,M]`` (zero for fixed designs, ``None`` if unknown)."""
         y = torch.cat(self.chunks) if self.chunks else torch.zeros(0, dtype=torch.float64)
-        features = self.solve(y).float()
-        return Attribution(features, self.segmentation.project(features.to(self.segmentation.masks.device)))
+        solved = self.solve(y)
+        estimate = solved if isinstance(solved, Estimate) else Estimate(solved)
+        scores = estimate.scores.double()
+        if self.fixed:
+            return scores, torch.zeros(len(scores), len(scores), dtype=torch.float64)
+        if estimate.influence is None:
+            return scores, None
+        groups = self.groups if self.groups is not None else torch.arange(len(y))
+        return scores, influence_covariance(estimate.influence, groups)
+
+    def error(self) -> float:
+        scores, covariance = self.estimate()
+        return relative_error(scores, None if covariance is None else covariance.diagonal().clamp_min(0).sqrt())
+
+    def result(self) -> Attribution:
+        scores, covariance = self.estimate()
+        features = scores.float()
+        pixels = self.segmentation.project(features.to(self.segmentation.masks.device))
+        if covariance is None:
+            return Attribution(features, pixels)
+        stderr = covariance.diagonal().clamp_min(0).sqrt().float()
+        pixel_stderr = project_variance(self.segmentation, covariance).sqrt().float()
+        return Attribution(features, pixels, features_stderr=stderr, pixels_stderr=pixel_stderr)
 
 
 def single_rows(z: torch.Tensor, kept: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,3 +102,12 @@ def require_single_rows(z: torch.Tensor, kept: bool, who: str) -> None:
 def empty_rows(z: torch.Tensor) -> torch.Tensor:
     """Indices of the rows that remove every feature."""
     return torch.nonzero((z == 0).all(1)).flatten()
+
+
+def mean_influence(values: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted means ``Σ_n w_nj·v_n / Σ_n w_nj`` of ``values [N]`` per column of ``weights [N,M]`` and their
+    influence ``w_nj·(v_n − mean_j) / Σ_n w_nj`` (ratio estimators such as PDA's feature-removed means)."""
+    values, weights = values.double(), weights.double()
+    total = weights.sum(0)
+    mean = (values @ weights) / total
+    return mean, weights * (values[:, None] - mean) / total

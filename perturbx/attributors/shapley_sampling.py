@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from perturbx.attributors.base import Accumulator, Attributor
-from perturbx.attributors.scores import ScoreCollector
+from perturbx.attributors.scores import Estimate, ScoreCollector
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
@@ -28,7 +30,10 @@ def chain_features(z: torch.Tensor) -> torch.Tensor | None:
 class ShapleySampling(Attributor):
     """Feature j scores the mean of ``y(prefix + j) − y(prefix)`` over the permutation chains of the
     design (sampler ``permutation``): an unbiased estimate of its Shapley value, exact when the model is
-    additive or every permutation is listed."""
+    additive or every permutation is listed. Standard error: the spread of the chains' marginal
+    contributions, a permutation and its antithetic reverse counted as one draw."""
+
+    anytime: ClassVar[bool] = True
 
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
         if chain_features(coalitions.z) is None:
@@ -40,9 +45,15 @@ class ShapleySampling(Attributor):
         order = chain_features(z)
         m = z.shape[1]
 
-        def solve(y: torch.Tensor) -> torch.Tensor:
-            marginal = y.view(-1, m + 1).diff(dim=1)
-            total = torch.zeros(m, dtype=torch.float64).index_add_(0, order.flatten(), marginal.flatten())
-            return total / order.shape[0]
+        def solve(y: torch.Tensor) -> Estimate:
+            chains = len(y) // (m + 1)  # complete chains only
+            if chains == 0:
+                return Estimate(torch.zeros(m, dtype=torch.float64))
+            marginal = y[: chains * (m + 1)].view(chains, m + 1).diff(dim=1)
+            per_feature = torch.zeros(chains, m, dtype=torch.float64).scatter_(1, order[:chains], marginal)
+            scores = per_feature.mean(0)
+            influence = torch.zeros(len(y), m, dtype=torch.float64)
+            influence[torch.arange(chains) * (m + 1)] = (per_feature - scores) / chains
+            return Estimate(scores, influence)
 
-        return ScoreCollector(segmentation, solve)
+        return ScoreCollector(segmentation, solve, coalitions)

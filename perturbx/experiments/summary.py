@@ -18,7 +18,7 @@ METHOD = "t-interval 95%: mean ± t(0.975, n-1)·s/√n over images"
 @dataclass
 class SummaryRow:
     """One explainer × metric: images scored (NaN values left out and counted), mean, sd, 95% interval,
-    and the explainer's mean cost per image."""
+    the explainer's mean cost per image and its mean achieved relative error (NaN for maps without error bars)."""
 
     explainer: str
     metric: str
@@ -30,6 +30,7 @@ class SummaryRow:
     ci_high: float
     explain_seconds: float
     explain_queries: float
+    explain_error: float
 
 
 def summarise(rows: Sequence[dict[str, Any]], explainers: Sequence[str]) -> list[SummaryRow]:
@@ -54,7 +55,7 @@ def _row(explainer: str, metric: str, group: list[dict[str, Any]]) -> SummaryRow
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
     half = stats.t.ppf((1 + LEVEL) / 2, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
     return SummaryRow(explainer, metric, n, len(group) - n, mean, std, mean - half, mean + half,
-                      _mean(group, "explain_seconds"), _mean(group, "explain_queries"))
+                      _mean(group, "explain_seconds"), _mean(group, "explain_queries"), _mean(group, "explain_error"))
 
 
 def _mean(group: list[dict[str, Any]], column: str) -> float:

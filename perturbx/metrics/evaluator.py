@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -69,7 +69,7 @@ def evaluate(
                 for score in metric.score(adapter, x, maps, targets, context):
                     key = label if score.metric == metric.name else f"{score.metric}{label[len(metric.name):]}"
                     results.rows.append({"image": score.image, "explainer": name, "metric": key,
-                                         "value": score.value, **score.protocol, **cost})
+                                         "value": score.value, **score.protocol, **cost(score.image)})
                     if score.curve is not None:
                         results.curves[(score.image, name, key)] = score.curve
     return results
@@ -77,15 +77,25 @@ def evaluate(
 
 def _explain(
     source: Source, adapter: ModelAdapter, x: torch.Tensor, target: TargetSpec
-) -> tuple[torch.Tensor, dict[str, float | None]]:
-    """The maps of one explainer and its cost per image (queries and seconds; None for given maps)."""
+) -> tuple[torch.Tensor, Callable[[int], dict[str, Any]]]:
+    """The maps of one explainer and, per image, its cost (queries and seconds) and, for sampled maps, the
+    achieved relative error and whether a stopping rule was met (None where unknown or for given maps)."""
     if isinstance(source, torch.Tensor):
-        return source, {"explain_queries": None, "explain_seconds": None}
+        empty = dict.fromkeys(("explain_queries", "explain_seconds", "explain_error", "explain_converged"))
+        return source, lambda b: empty
     start = time.perf_counter()
-    explanation = source.explain(adapter, x, target)
+    exp = source.explain(adapter, x, target)
     seconds = time.perf_counter() - start
-    return explanation.maps, {"explain_queries": explanation.n_queries / x.shape[0],
-                              "explain_seconds": seconds / x.shape[0]}
+
+    def cost(b: int) -> dict[str, Any]:
+        return {
+            "explain_queries": int(exp.queries[b]) if exp.queries is not None else exp.n_queries / x.shape[0],
+            "explain_seconds": seconds / x.shape[0],
+            "explain_error": float(exp.error[b]) if exp.error is not None else None,
+            "explain_converged": bool(exp.converged[b]) if exp.converged is not None else None,
+        }
+
+    return exp.maps, cost
 
 
 def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:

@@ -12,13 +12,28 @@ from perturbx.registry import Component
 
 @dataclass
 class Coalitions:
-    """Sampled coalitions and, for samplers that weight them (KernelSHAP), per-row weights."""
+    """Sampled coalitions and, for samplers that weight them (KernelSHAP), per-row weights.
+
+    ``groups [N]`` numbers the independent draws when rows are drawn together (antithetic pairs, the
+    two chains of a permutation and its reverse, one Saltelli design point): consecutive rows share a
+    number, which never decreases; ``None`` means every row is its own draw. Standard errors treat
+    groups, not rows, as the independent units. ``fixed`` marks a deterministic design (exhaustive,
+    leave-one-out): nothing is estimated, so every standard error is exactly 0.
+    """
 
     z: torch.Tensor
     weights: torch.Tensor | None = None
+    groups: torch.Tensor | None = None
+    fixed: bool = False
 
     def __len__(self) -> int:
         return self.z.shape[0]
+
+    def group_ids(self) -> torch.Tensor:
+        """The group of every row, ``0..G-1`` (each row alone when no groups were given)."""
+        if self.groups is None:
+            return torch.arange(len(self))
+        return torch.unique_consecutive(self.groups, return_inverse=True)[1]
 
 
 class Sampler(Component):

@@ -29,7 +29,7 @@ class Exhaustive(Sampler):
                 f"sampler exhaustive: 2^{n_features} coalitions for {n_features} features is too many "
                 f"(max_features={self.max_features}); use fewer features or the kernelshap/permutation sampler"
             )
-        return Coalitions(all_coalitions(n_features))
+        return Coalitions(all_coalitions(n_features), fixed=True)
 
 
 def all_coalitions(n_features: int) -> torch.Tensor:

@@ -38,4 +38,5 @@ class Permutation(Sampler):
         position = orders.argsort(1)
         steps = torch.arange(m + 1)
         z = (position[:, None, :] < steps[None, :, None]).float()
-        return Coalitions(z.reshape(n * (m + 1), m))
+        per_draw = n // drawn  # a permutation and its reverse are one draw
+        return Coalitions(z.reshape(n * (m + 1), m), groups=torch.arange(drawn).repeat_interleave(per_draw * (m + 1)))

@@ -29,4 +29,4 @@ class Single(Sampler):
         rows = [torch.ones(1, n_features)] if self.include_all else []
         rows += [torch.zeros(1, n_features)] if self.include_none else []
         rows.append(eye if self.inverse else 1.0 - eye)
-        return Coalitions(torch.cat(rows))
+        return Coalitions(torch.cat(rows), fixed=True)

@@ -66,16 +66,27 @@ def heatmap_figure(
     return fig
 
 
-def explanation_figure(image: torch.Tensor, saliency: torch.Tensor, title: str, method: str = "") -> Figure:
-    """Two panels: the photo, and the photo with the heatmap overlaid; ``title`` names the class."""
-    fig = Figure(figsize=(8, 4.3), layout="constrained")
-    left, right = fig.subplots(1, 2)
+def explanation_figure(
+    image: torch.Tensor, saliency: torch.Tensor, title: str, method: str = "", stderr: torch.Tensor | None = None
+) -> Figure:
+    """Two panels: the photo, and the photo with the heatmap overlaid; ``title`` names the class. Given the
+    map's standard error, a third panel shows it, titled with its largest value as a share of the map's range."""
+    fig = Figure(figsize=(12 if stderr is not None else 8, 4.3), layout="constrained")
+    axes = fig.subplots(1, 3 if stderr is not None else 2)
+    left, right = axes[0], axes[1]
     left.imshow(to_numpy_image(image))
     left.set_axis_off()
     left.set_title("input")
     shown = overlay(right, image, saliency)
     right.set_title(method or "attribution")
     fig.colorbar(shown, ax=right, fraction=0.046, pad=0.04)
+    if stderr is not None:
+        values = to_numpy_map(saliency)
+        spread = float(values.max() - values.min()) or 1.0
+        error = axes[2].imshow(to_numpy_map(stderr), cmap="magma", vmin=0.0, vmax=float(stderr.max()) or 1e-12)
+        axes[2].set_axis_off()
+        axes[2].set_title(f"standard error (max {float(stderr.max()) / spread:.1%} of the map's range)")
+        fig.colorbar(error, ax=axes[2], fraction=0.046, pad=0.04)
     fig.suptitle(title)
     return fig
 

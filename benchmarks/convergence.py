@@ -1,0 +1,295 @@
+"""How many model queries each sampling design needs for a map that agrees with a reference map.
+
+On EfficientNet-Lite0 and bundled photos, explaining the predicted class in softmax probability:
+
+- ``rise``: 7x7 bilinear cells randomly shifted, ImageNet-mean fill, RISE (coverage normalisation);
+  reference: ``--reference`` i.i.d. masks (the issue asks for 16,000) with another seed.
+- ``kernelshap``: about 50 SLIC superpixels, ImageNet-mean fill, KernelSHAP; reference: ``--reference``
+  paired coalitions (the issue asks for 20,000) with another seed. Peers (``--peers``): Captum
+  KernelShap and shap's KernelExplainer on the same superpixels and fill, run at doubling budgets.
+
+A map "reaches the bar" at the first checkpoint from which its Spearman rank correlation with the
+reference stays >= 0.95 and its relative L2 distance <= 5% (checked every ``--every`` rows up to
+``--max`` rows, per seed). perturbx designs are traced in one run each (the map at a checkpoint is
+exactly the map a run of that many rows gives). The stopping rule at tolerance t is read off the same
+traces: it stops at the first checkpoint whose estimated relative error max(stderr)/range is below t,
+which is exactly what ``stop: {tolerance: t, check_every: every, min_samples: every}`` does. Query
+ratios compare with fixed-N i.i.d. sampling at the N that reaches the bar (an oracle fixed-N user);
+wall-time ratios are measured in the same run.
+
+``--model synthetic_cnn`` runs the same measurement on the bundled 64x64 CNN and the synthetic benchmark's
+images (``--images 0,1`` are their indices), about a hundred times cheaper per query.
+
+    python benchmarks/convergence.py --method rise --reference 16000 --max 4000 --seeds 3
+    python benchmarks/convergence.py --method kernelshap --reference 20000 --max 4000 --seeds 3 --peers
+    python benchmarks/convergence.py --model synthetic_cnn --images 0,1 --method rise --reference 16000 --max 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import perturbx as px
+from perturbx import viz
+from perturbx.models.named import IMAGENET_MEAN
+from perturbx.viz.convergence import Trace, agreement
+
+RANK, L2 = 0.95, 0.05
+
+
+def rise_pipeline(sampler: object, seed: int) -> px.Pipeline:
+    return px.Pipeline(
+        segmenter={"name": "grid", "cells": 7, "edges": "bilinear", "shift": True},
+        sampler=sampler,
+        substrate={"name": "constant", "color": "imagenet_mean"},
+        attributor="rise",
+        seed=seed,
+    )
+
+
+def shap_pipeline(segments: dict, sampler: object, seed: int) -> px.Pipeline:
+    return px.Pipeline(
+        segmenter=segments,
+        sampler=sampler,
+        substrate={"name": "constant", "color": "imagenet_mean"},
+        attributor="kernelshap",
+        seed=seed,
+    )
+
+
+def stop_outcome(trace: Trace, tolerance: float) -> tuple[int, bool]:
+    """Queries the stopping rule spends at ``tolerance`` and whether its map meets the bar there."""
+    for k, error in enumerate(trace.error):
+        if error < tolerance:
+            return trace.queries[k], trace.rank[k] >= RANK and trace.l2[k] <= L2
+    return trace.queries[-1], trace.rank[-1] >= RANK and trace.l2[-1] <= L2
+
+
+def budgets(start: int, end: int) -> list[int]:
+    """Doubling budgets from ``start`` up to ``end``."""
+    out = [start]
+    while out[-1] * 2 <= end:
+        out.append(out[-1] * 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", choices=["rise", "kernelshap"], default="rise")
+    parser.add_argument("--model", default="efficientnet_lite0", help="efficientnet_lite0 or synthetic_cnn")
+    parser.add_argument(
+        "--images",
+        default="chelsea",
+        help="comma-separated bundled photos (synthetic_cnn: indices into the synthetic benchmark)",
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--reference", type=int, default=16000, help="rows of the reference map")
+    parser.add_argument("--max", type=int, default=4000, help="most rows traced per design and seed")
+    parser.add_argument("--every", type=int, default=100, help="rows between checkpoints")
+    parser.add_argument("--tolerances", default="0.05,0.03,0.02", help="stopping-rule tolerances to report")
+    parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap)")
+    parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
+    parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
+    parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
+    args = parser.parse_args()
+
+    model = px.models.load(args.model)
+    adapter = px.ModelAdapter(model, progress=False)
+    tolerances = [float(t) for t in args.tolerances.split(",")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, list]] = {}
+    traces_for_figure: dict[str, Trace] = {}
+    for name in args.images.split(","):
+        if args.model == "synthetic_cnn":
+            x = px.data.synthetic(int(name) + 1).images[int(name) :]
+        else:
+            x = px.data.image(name)
+        with torch.inference_mode():
+            target = int(model(x).argmax())
+        if args.method == "rise":
+            designs = {"iid (bernoulli)": "bernoulli", "antithetic": "antithetic", "qmc (scrambled Sobol)": "qmc"}
+
+            def make(sampler: object, seed: int) -> px.Pipeline:
+                return rise_pipeline(sampler, seed)
+        else:
+            slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
+            labels = px.build("segmenter", slic).segment(x[0], torch.Generator()).labels
+            segments = {"name": "callable", "function": lambda image, labels=labels: labels, "input": "tensor"}
+            designs = {
+                "kernelshap (paired)": {"name": "kernelshap", "exhaustive": False},
+                "kernelshap (unpaired)": {"name": "kernelshap", "exhaustive": False, "paired": False},
+                "leverage_shap (paired)": {"name": "leverage_shap", "exhaustive": False},
+            }
+
+            def make(sampler: object, seed: int, segments: dict = segments) -> px.Pipeline:
+                return shap_pipeline(segments, sampler, seed)
+
+        if args.designs:
+            wanted = args.designs.split(",")
+            designs = {k: v for k, v in designs.items() if k == next(iter(designs)) or any(w in k for w in wanted)}
+        first = next(iter(designs.values()))
+        start = time.perf_counter()
+        reference = make(first, 10_000).model_copy(update={"n_samples": args.reference}).explain(adapter, x, target)
+        print(f"{name}: target {target}, reference {args.reference} rows in {time.perf_counter() - start:.0f} s")
+        ref_map = reference.maps[0, 0]
+        for label, sampler in designs.items():
+            for seed in range(args.seeds):
+                start = time.perf_counter()
+                trace = viz.convergence_trace(
+                    make(sampler, seed), adapter, x, target, every=args.every, max_samples=args.max, reference=ref_map
+                )
+                seconds = time.perf_counter() - start
+                record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
+                record["reach"].append(trace.first_within(RANK, L2))
+                record["curves"].append((trace.queries, trace.l2))
+                record["seconds_per_query"].append(seconds / trace.queries[-1])
+                record["stop"].append([stop_outcome(trace, t) for t in tolerances])
+                path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
+                path.write_text(json.dumps(vars(trace)))
+                if seed == 0 and name == args.images.split(",")[0]:
+                    traces_for_figure[label] = trace
+                print(
+                    f"  {label} seed {seed}: bar at {trace.first_within(RANK, L2)} queries, "
+                    f"final rank {trace.rank[-1]:.3f} l2 {trace.l2[-1]:.3f} error {trace.error[-1]:.4f} "
+                    f"({seconds:.0f} s)"
+                )
+        if args.method == "kernelshap" and args.peers:
+            peer_runs(model, x, target, labels, ref_map, args, rows)
+    report(rows, tolerances, args)
+    figure = viz.convergence_figure(
+        traces_for_figure,
+        tolerance=min(tolerances),
+        title=f"{args.method} on {args.model}: error and agreement with a {args.reference}-row reference",
+    )
+    print(f"wrote {viz.save(figure, out / f'convergence_{args.method}_{args.model}.png')}")
+
+
+def peer_runs(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    target: int,
+    labels: torch.Tensor,
+    ref_map: torch.Tensor,
+    args: argparse.Namespace,
+    rows: dict[str, dict[str, list]],
+) -> None:
+    """Captum KernelShap and shap KernelExplainer at doubling budgets: the first budget from which the map
+    stays within the bar."""
+    import shap
+    from captum.attr import KernelShap
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    m = int(labels.max()) + 1
+    count = {"images": 0}
+
+    def probabilities(batch: torch.Tensor) -> torch.Tensor:
+        count["images"] += batch.shape[0]
+        with torch.inference_mode():
+            return model(batch).softmax(-1)
+
+    onehot = torch.nn.functional.one_hot(labels, m).permute(2, 0, 1).float()
+
+    def captum(budget: int, seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)
+        attribution = KernelShap(probabilities).attribute(
+            x,
+            target=target,
+            baselines=mean,
+            feature_mask=labels[None, None],
+            n_samples=budget,
+            perturbations_per_eval=32,
+        )
+        return attribution[0, 0]
+
+    def shap_kernel(budget: int, seed: int) -> torch.Tensor:
+        np.random.seed(seed)
+
+        def f(z: np.ndarray) -> np.ndarray:
+            keep = torch.einsum("nm,mhw->nhw", torch.from_numpy(z).float(), onehot)[:, None]
+            images = mean + keep * (x - mean)
+            return torch.cat([probabilities(chunk)[:, target] for chunk in images.split(32)]).numpy()
+
+        explainer = shap.KernelExplainer(f, np.zeros((1, m)))
+        values = explainer.shap_values(np.ones((1, m)), nsamples=budget, l1_reg=False, silent=True)
+        return torch.from_numpy(np.asarray(values).reshape(-1)[:m]).float()[labels]
+
+    for label, run in {"Captum KernelShap": captum, "shap KernelExplainer": shap_kernel}.items():
+        for seed in range(args.seeds):
+            within, seconds, reached, l2s = [], [], None, []
+            for budget in budgets(args.every * 2, args.max):
+                count["images"] = 0
+                start = time.perf_counter()
+                saliency = run(budget, seed)
+                seconds.append((time.perf_counter() - start) / max(count["images"], 1))
+                rank, l2 = agreement(saliency, ref_map)
+                within.append((count["images"], rank >= RANK and l2 <= L2))
+                l2s.append(l2)
+                print(f"  {label} seed {seed} budget {budget}: {count['images']} queries, rank {rank:.3f} l2 {l2:.3f}")
+            for k in range(len(within)):
+                if all(ok for _, ok in within[k:]):
+                    reached = within[k][0]
+                    break
+            record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
+            record["reach"].append(reached)
+            record["curves"].append(([q for q, _ in within], l2s))
+            record["seconds_per_query"].append(float(np.mean(seconds)))
+
+
+def report(rows: dict[str, dict[str, list]], tolerances: list[float], args: argparse.Namespace) -> None:
+    """Mean queries to the bar per design (None: not within --max), ratios to i.i.d., and the stopping rule."""
+    baseline_name = next(iter(rows))
+
+    def mean_reach(label: str) -> float:
+        """Mean over seeds; a seed that never reached the bar counts as --max + 1 (so the mean is a lower bound)."""
+        return float(np.mean([args.max + 1 if r is None else r for r in rows[label]["reach"]]))
+
+    base = mean_reach(baseline_name)
+    base_time = base * float(np.mean(rows[baseline_name]["seconds_per_query"]))
+    print(
+        f"\nbar: rank correlation >= {RANK} and relative L2 <= {L2} vs the reference; means over {args.seeds} "
+        f"seeds; ratios against {baseline_name} at its bar (an oracle fixed N)"
+    )
+    target = float(np.mean([l2[-1] for _, l2 in rows[baseline_name]["curves"]]))
+
+    def to_target(label: str) -> float:
+        """Mean queries from which the relative L2 stays <= the baseline's mean L2 at --max (--max + 1 if never)."""
+        found = []
+        for queries, l2 in rows[label]["curves"]:
+            stays = [k for k in range(len(l2)) if all(d <= target for d in l2[k:])]
+            found.append(queries[stays[0]] if stays else args.max + 1)
+        return float(np.mean(found))
+
+    print(
+        f"{'design':<28} {'queries to bar':>30} {'query ratio':>12} {'time ratio':>11} "
+        f"{'queries to L2 ' + format(target, '.4f'):>22} {'ratio':>6}"
+    )
+    for label, record in rows.items():
+        reach = mean_reach(label)
+        seconds = reach * float(np.mean(record["seconds_per_query"]))
+        missed = sum(r is None for r in record["reach"])
+        shown = f"{reach:.0f}" + (f" ({missed} not within --max)" if missed else "")
+        matched = to_target(label)
+        print(
+            f"{label:<28} {shown:>30} {reach / base:>12.2f} {seconds / base_time:>11.2f} {matched:>22.0f} "
+            f"{matched / to_target(baseline_name):>6.2f}"
+        )
+        for k, tolerance in enumerate(tolerances):
+            if not record["stop"]:
+                continue
+            used = float(np.mean([s[k][0] for s in record["stop"]]))
+            met = sum(s[k][1] for s in record["stop"])
+            print(
+                f"    stop tolerance {tolerance:<6g}: {used:>6.0f} queries ({used / base:.2f} of i.i.d. at its bar), "
+                f"bar met in {met}/{len(record['stop'])} seeds"
+            )
+
+
+if __name__ == "__main__":
+    main()
