@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from test_wrappers_support import images, logits, small_cnn
 from torch import nn
 
 import perturbx as px
 from perturbx.errors import PerturbxError
 from perturbx.models.adapter import ModelAdapter
-
-gc = pytest.importorskip("pytorch_grad_cam")
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget  # noqa: E402
 
 CLASSES = [0, 3, 1]
 
@@ -28,6 +26,7 @@ def ours(spec: dict, adapter: ModelAdapter, x: torch.Tensor, target: object) -> 
 
 def test_shapleycam_matches_pytorch_grad_cam_on_probabilities() -> None:
     """On softmax scores the Hessian term is not zero, so ShapleyCAM and Grad-CAM differ."""
+    gc = pytest.importorskip("pytorch_grad_cam")
     model, x = small_cnn(), images(3)
     mine = ours({"name": "shapleycam", "layers": "5"}, probabilities(model), x, CLASSES)
     with gc.ShapleyCAM(model=model, target_layers=[model[5]]) as cam:
@@ -45,6 +44,7 @@ def test_shapleycam_is_gradcam_for_logits_of_a_relu_network() -> None:
 
 
 def test_finercam_matches_pytorch_grad_cam() -> None:
+    gc = pytest.importorskip("pytorch_grad_cam")
     model, x = small_cnn(), images(3)
     mine = ours({"name": "finercam", "layers": "5"}, logits(model), x, None)
     theirs = gc.FinerCAM(model=model, target_layers=[model[5]])(input_tensor=x)
@@ -63,6 +63,7 @@ def test_finercam_needs_class_targets_and_enough_classes() -> None:
 
 
 def kpca_peer(model: nn.Module, x: torch.Tensor, monkeypatch: pytest.MonkeyPatch, float64: bool, **kw) -> np.ndarray:
+    gc = pytest.importorskip("pytorch_grad_cam")
     import pytorch_grad_cam.kpca_cam as module
 
     if float64:
@@ -88,6 +89,7 @@ def test_kpcacam_matches_pytorch_grad_cam(kernel: str, monkeypatch: pytest.Monke
 
 @pytest.mark.slow
 def test_new_cams_match_pytorch_grad_cam_on_efficientnet_lite0(real_model: nn.Module) -> None:
+    gc = pytest.importorskip("pytorch_grad_cam")
     x, classes = images(1, size=128), [5]
     layer = [real_model.net.head]
     mine = ours({"name": "shapleycam"}, probabilities(real_model), x, classes)

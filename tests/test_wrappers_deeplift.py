@@ -15,7 +15,6 @@ from torch import nn
 import perturbx as px
 from perturbx.errors import PerturbxError
 
-captum = pytest.importorskip("captum.attr")
 CLASSES = torch.tensor([0, 3, 1])
 
 
@@ -40,6 +39,7 @@ def target_scores(model: nn.Module, x: torch.Tensor, classes: torch.Tensor) -> t
 
 def test_deeplift_matches_captum() -> None:
     """The small CNN has a ReLU module feeding a max-pool: Captum 0.9 then uses the pool's gradient."""
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     ours = explain({"name": "deeplift", "maxpool": "gradient"}, model, x)
     theirs = peer(captum.DeepLift, model, x.clone(), baselines=torch.zeros_like(x), target=CLASSES)
@@ -47,6 +47,7 @@ def test_deeplift_matches_captum() -> None:
 
 
 def test_deeplift_shap_matches_captum() -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     refs = images(4, seed=5)
     ours = explain({"name": "deeplift_shap", "baselines": refs, "maxpool": "gradient"}, model, x)
@@ -55,6 +56,7 @@ def test_deeplift_shap_matches_captum() -> None:
 
 
 def test_gradient_shap_matches_captum_with_the_same_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x, refs = small_cnn(), images(3), images(4, seed=5)
     explainer = px.build("explainer", {"name": "gradient_shap", "baselines": refs, "n_samples": 6, "sigma": 0.1})
     ours = explainer.explain(logits(model), x, CLASSES).meta["attributions"]
@@ -158,6 +160,7 @@ def test_deeplift_and_gradient_shap_match_captum_on_efficientnet_lite0(
     real_model: nn.Module, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Captum's rescale table lacks ReLU6 (EfficientNet-Lite0's activation); given the same rule, it agrees."""
+    captum = pytest.importorskip("captum.attr")
     from captum.attr._core import deep_lift
 
     x, classes = images(1, size=112), torch.tensor([1])

@@ -10,8 +10,6 @@ from torch import nn
 import perturbx as px
 from perturbx.errors import PerturbxError
 
-captum = pytest.importorskip("captum.attr")
-
 CLASSES = [0, 3, 1]
 
 
@@ -26,6 +24,7 @@ def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
 
 
 def test_saliency_matches_captum() -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     exp = ours("saliency", model, x)
     theirs = captum.Saliency(model).attribute(x, target=CLASSES, abs=False)
@@ -35,6 +34,7 @@ def test_saliency_matches_captum() -> None:
 
 
 def test_input_x_gradient_matches_captum() -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     exp = ours("input_x_gradient", model, x)
     theirs = captum.InputXGradient(model).attribute(x, target=CLASSES)
@@ -44,6 +44,7 @@ def test_input_x_gradient_matches_captum() -> None:
 
 @pytest.mark.parametrize("rule", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"])
 def test_integrated_gradients_matches_captum(rule: str) -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     exp = ours("integrated_gradients", model, x, steps=8, rule=rule, baseline="zeros", batch_size=7)
     theirs = captum.IntegratedGradients(model).attribute(x, baselines=0.0, target=CLASSES, n_steps=8, method=rule)
@@ -52,6 +53,7 @@ def test_integrated_gradients_matches_captum(rule: str) -> None:
 
 
 def test_integrated_gradients_custom_baseline_matches_captum() -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     base = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     exp = ours("integrated_gradients", model, x, steps=16, baseline=base)
@@ -62,6 +64,7 @@ def test_integrated_gradients_custom_baseline_matches_captum() -> None:
 @pytest.mark.parametrize(
     "variant,nt_type", [("mean", "smoothgrad"), ("squared", "smoothgrad_sq"), ("vargrad", "vargrad")])
 def test_smoothgrad_matches_captum_with_the_same_noise(variant: str, nt_type: str, monkeypatch) -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x = small_cnn(), images(3)
     explainer = px.build("explainer", {"name": "smoothgrad", "n_samples": 6, "sigma": 0.1,
                                        "noise_scale": "absolute", "variant": variant})

@@ -9,8 +9,6 @@ from test_wrappers_support import images, logits, small_cnn
 
 import perturbx as px
 
-captum = pytest.importorskip("captum.attr")
-
 
 def gap(model: torch.nn.Module, x: torch.Tensor, base: torch.Tensor, classes: list[int]) -> torch.Tensor:
     with torch.no_grad():
@@ -19,6 +17,7 @@ def gap(model: torch.nn.Module, x: torch.Tensor, base: torch.Tensor, classes: li
 
 
 def test_guided_backprop_matches_captum() -> None:
+    captum = pytest.importorskip("captum.attr")
     model, x, classes = small_cnn(), images(3), [0, 3, 1]
     exp = px.build("explainer", "guided_backprop").explain(logits(model), x, classes)
     theirs = captum.GuidedBackprop(model).attribute(x, target=classes).detach()

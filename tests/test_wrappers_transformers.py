@@ -10,18 +10,16 @@ import torch
 import perturbx as px
 from perturbx.wrappers.attention import rollout
 
-timm = pytest.importorskip("timm")
-gc = pytest.importorskip("pytorch_grad_cam")
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
-
 
 def vit() -> torch.nn.Module:
+    timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8,
                              depth=3, num_classes=5).eval()
 
 
 def swin() -> torch.nn.Module:
+    timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     return timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, img_size=32, patch_size=2,
                              window_size=4, embed_dim=24, depths=(1, 1), num_heads=(2, 2), num_classes=5).eval()
@@ -36,6 +34,8 @@ def x2() -> torch.Tensor:
 
 
 def test_vit_gradcam_matches_pytorch_grad_cam_with_its_reshape() -> None:
+    gc = pytest.importorskip("pytorch_grad_cam")
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     model, x = vit(), x2()
     ours = px.build("explainer", "gradcam").explain(adapter(model), x, [1, 3])
     assert ours.meta["layers"] == ["blocks.2.norm1"]
@@ -49,6 +49,8 @@ def test_vit_gradcam_matches_pytorch_grad_cam_with_its_reshape() -> None:
 
 
 def test_swin_gradcam_matches_pytorch_grad_cam_with_nhwc_layout() -> None:
+    gc = pytest.importorskip("pytorch_grad_cam")
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     model, x = swin(), x2()
     ours = px.build("explainer", "gradcam").explain(adapter(model), x, [0, 2])
     assert ours.meta["layers"] == ["layers.1.blocks.0.norm1"]
