@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from rise_overhead import bare_forward  # benchmarks run as scripts: their folder is on sys.path
 
 import perturbx as px
 from perturbx.metrics.curves import step_counts
@@ -32,24 +33,6 @@ SIZES = {"cpu": (1, 2, 4, 8, 16, 32), "cuda": (16, 32, 64, 128, 256, 512)}
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
-
-
-def bare_forward(model: torch.nn.Module, n: int, batch: int, channels_last: bool, device: str) -> float:
-    """Seconds for ``n`` forward passes at ``batch`` images per call (images made beforehand)."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(memory_format=fmt)
-    x = torch.rand(batch, 3, 224, 224, device=device).contiguous(memory_format=fmt)
-    with torch.inference_mode():
-        model(x)
-        sync(device)
-        start = time.perf_counter()
-        done = 0
-        while done < n:
-            take = min(batch, n - done)
-            model(x[:take])
-            done += take
-        sync(device)
-    return time.perf_counter() - start
 
 
 @contextmanager

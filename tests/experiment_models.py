@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def tiny_cnn(seed: int = 0) -> nn.Module:
     if pids:
         Path(pids, str(os.getpid())).touch()
     return SlowTinyCNN(seed, float(os.environ.get("PERTURBX_TEST_MODEL_DELAY", "0")))
+
+
+def done_pairs(database: Path) -> int:
+    """Finished pairs so far (0 while the file or its tables do not exist yet or are locked)."""
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.05) as db:
+            return db.execute("SELECT count(*) FROM done").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from experiment_models import done_pairs
 
 from perturbx.cli import main
 from perturbx.experiments.runner import DATABASE, run
@@ -70,15 +70,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     yield ray.get_runtime_context().gcs_address, pids
     ray.shutdown()
 
-
-def done_pairs(database: Path) -> int:
-    if not database.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.05) as db:
-            return db.execute("SELECT count(*) FROM done").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def table(folder: Path) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from experiment_models import done_pairs
 from PIL import Image
 
 from perturbx.cli import main
@@ -59,16 +60,6 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield path
     torch.set_num_threads(threads)
 
-
-def done_pairs(database: Path) -> int:
-    """Finished pairs so far (0 while the file or its tables do not exist yet or are locked)."""
-    if not database.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.05) as db:
-            return db.execute("SELECT count(*) FROM done").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
