@@ -97,6 +97,22 @@ def _checked(fn: ScoreFn) -> ScoreFn:
     return fn if isinstance(fn, (CheckedScore, ClassTarget)) else CheckedScore(fn)
 
 
+def class_targets(target: TargetSpec, batch: int) -> Targets | None:
+    """Targets for explicit class indices without any model call (``None`` for the predicted class or
+    callables, which need the outputs). The adapter checks the class range at its first call."""
+    if target is None or callable(target) or isinstance(target, bool):
+        return None
+    if isinstance(target, int):
+        classes = torch.full((batch,), target, dtype=torch.long)
+    elif isinstance(target, torch.Tensor):
+        classes = target.reshape(-1).expand(batch).long().cpu()
+    elif all(isinstance(t, int) and not isinstance(t, bool) for t in target):
+        classes = torch.tensor(list(target), dtype=torch.long)
+    else:
+        return None
+    return Targets([ClassTarget(int(c)) for c in classes], classes)
+
+
 def resolve_targets(target: TargetSpec, outputs: torch.Tensor) -> Targets:
     """Turn any accepted target into per-image score functions, given the model outputs on ``x``."""
     batch, n_classes = outputs.shape[0], outputs.shape[-1]

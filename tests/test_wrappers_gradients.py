@@ -49,7 +49,7 @@ def test_integrated_gradients_matches_captum(rule: str) -> None:
     exp = ours("integrated_gradients", model, x, steps=8, rule=rule, baseline="zeros", batch_size=7)
     theirs = captum.IntegratedGradients(model).attribute(x, baselines=0.0, target=CLASSES, n_steps=8, method=rule)
     assert close(exp.meta["attributions"], theirs)
-    assert exp.n_queries == 3 + 3 * 8
+    assert exp.n_queries == 3 * 8  # class targets given: no inference pass to resolve them
 
 
 def test_integrated_gradients_custom_baseline_matches_captum() -> None:
@@ -121,3 +121,13 @@ def test_baselines() -> None:
         px.build("explainer", {"name": "integrated_gradients", "baseline": "black"})
     with pytest.raises(PerturbxError, match="'white' was renamed 'image_max'"):
         make_baseline("white", x)
+
+
+def test_class_targets_cost_no_extra_pass_and_are_range_checked_at_the_first_call() -> None:
+    model, x = small_cnn(), images(3)
+    explainer = px.build("explainer", {"name": "integrated_gradients", "steps": 4, "baseline": "zeros"})
+    given = explainer.explain(logits(model), x, torch.tensor(CLASSES))
+    predicted = explainer.explain(logits(model), x)
+    assert given.n_queries == 3 * 4 and predicted.n_queries == 3 + 3 * 4
+    with pytest.raises(PerturbxError, match="class 5 is out of range for a model with 5 outputs"):
+        explainer.explain(logits(model), x, 5)

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from perturbx.explainer import Explainer
 from perturbx.explanation import Explanation
 from perturbx.models.adapter import ModelAdapter
-from perturbx.targets import Targets, TargetSpec, resolve_targets
+from perturbx.targets import Targets, TargetSpec, check_target, class_targets, resolve_targets
 from perturbx.wrappers.scoring import input_gradients
 
 Reduce = Literal["sum", "abs_sum", "abs_max", "max"]
@@ -47,9 +47,13 @@ class GradientRun:
     create_graph: bool = False
 
     def resolve(self, target: TargetSpec) -> Targets:
-        """Targets from one inference pass over the images."""
-        self.targets = resolve_targets(target, self.adapter(self.x))
-        self.n_queries += self.x.shape[0]
+        """Class indices as given (the adapter checks their range at the first call); the predicted class or
+        callable targets from one inference pass over the images."""
+        check_target(target, self.x.shape[0])
+        self.targets = class_targets(target, self.x.shape[0])
+        if self.targets is None:
+            self.targets = resolve_targets(target, self.adapter(self.x))
+            self.n_queries += self.x.shape[0]
         return self.targets
 
     def gradients(self, inputs: torch.Tensor, owners: list[int]) -> torch.Tensor:
