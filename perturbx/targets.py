@@ -119,18 +119,16 @@ def resolve_targets(target: TargetSpec, outputs: torch.Tensor) -> Targets:
     check_target(target, batch)
     if not torch.isfinite(outputs).all():
         raise PerturbxError("model: its outputs on x are NaN or infinite; refusing to explain them")
-    if target is None:
-        classes = outputs.argmax(dim=-1).cpu()
-    elif callable(target):
+    if callable(target):
         return Targets([_checked(target)] * batch, None)
-    elif isinstance(target, int):
-        classes = torch.full((batch,), target, dtype=torch.long)
-    elif isinstance(target, torch.Tensor):
-        classes = target.reshape(-1).expand(batch).long().cpu()
-    elif all(callable(t) for t in target):
+    targets = class_targets(target, batch)
+    if targets is None and target is not None:  # a list of callables (check_target allows no mix)
         return Targets([_checked(t) for t in target], None)
-    else:
-        classes = torch.tensor(list(target), dtype=torch.long)
-    if int(classes.max()) >= n_classes:
-        raise PerturbxError(f"target: class {int(classes.max())} is out of range for a model with {n_classes} outputs")
-    return Targets([ClassTarget(int(c)) for c in classes], classes)
+    if targets is None:
+        classes = outputs.argmax(dim=-1).cpu()
+        targets = Targets([ClassTarget(int(c)) for c in classes], classes)
+    if int(targets.classes.max()) >= n_classes:
+        raise PerturbxError(
+            f"target: class {int(targets.classes.max())} is out of range for a model with {n_classes} outputs"
+        )
+    return targets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -16,10 +16,10 @@ from perturbx.images import check_images
 from perturbx.metrics.base import Metric, MetricContext, check_maps
 from perturbx.metrics.results import Results
 from perturbx.models.adapter import ModelAdapter, as_adapter
-from perturbx.registry import Component
 from perturbx.targets import TargetSpec, check_target, resolve_targets
 
 Source = Explainer | torch.Tensor
+T = TypeVar("T")
 
 
 def evaluate(
@@ -109,7 +109,7 @@ def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:
         items = [(None, explainers)]
     if not items:
         raise PerturbxError("explainers: expected at least one explainer, spec or map tensor")
-    named: dict[str, Source] = {}
+    named: list[tuple[str, Source]] = []
     for key, value in items:
         if isinstance(value, torch.Tensor):
             if key is None:
@@ -118,12 +118,8 @@ def _sources(explainers: Any, x: torch.Tensor) -> dict[str, Source]:
         else:
             where = f"explainers[{key!r}]" if key is not None else "explainers"
             source = registry.build("explainer", value, where=where)
-        name = str(key) if key is not None else source.name
-        unique, n = name, 2
-        while unique in named:
-            unique, n = f"{name}#{n}", n + 1
-        named[unique] = source
-    return named
+        named.append((str(key) if key is not None else source.name, source))
+    return _numbered(named)
 
 
 def _metrics(metrics: Any) -> dict[str, Metric]:
@@ -132,15 +128,16 @@ def _metrics(metrics: Any) -> dict[str, Metric]:
     items = metrics if isinstance(metrics, Sequence) and not isinstance(metrics, str) else [metrics]
     if not items:
         raise PerturbxError("metrics: expected at least one metric")
-    return _numbered(registry.build("metric", m, where=f"metrics[{i}]") for i, m in enumerate(items))
+    built = (registry.build("metric", m, where=f"metrics[{i}]") for i, m in enumerate(items))
+    return _numbered((metric.name, metric) for metric in built)
 
 
-def _numbered(components: Iterable[Component]) -> dict[str, Any]:
-    """Components by name, the second and later of one name numbered ``name#2``, ``name#3``..."""
-    named: dict[str, Any] = {}
-    for component in components:
-        unique, n = component.name, 2
+def _numbered(pairs: Iterable[tuple[str, T]]) -> dict[str, T]:
+    """Values by name, the second and later of one name numbered ``name#2``, ``name#3``..."""
+    named: dict[str, T] = {}
+    for name, value in pairs:
+        unique, n = name, 2
         while unique in named:
-            unique, n = f"{component.name}#{n}", n + 1
-        named[unique] = component
+            unique, n = f"{name}#{n}", n + 1
+        named[unique] = value
     return named
