@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+import perturbx as px
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _tuning_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -13,6 +15,13 @@ def _tuning_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.setenv("PERTURBX_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     yield
     mp.undo()
+
+
+def grid_rise(**params: object) -> px.Pipeline:
+    """RISE on a hard 4×4 grid with Bernoulli masks, a black fill and seed 0; ``params`` override any stage."""
+    stages = {"segmenter": {"name": "grid", "cells": 4}, "sampler": "bernoulli", "substrate": "constant",
+              "attributor": "rise", "seed": 0}
+    return px.Pipeline(**{**stages, **params})
 
 
 class RegionModel(nn.Module):

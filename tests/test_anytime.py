@@ -3,9 +3,11 @@ stops each image on its own, the same map whatever the batch, and bad settings r
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
-from conftest import CountingModel, RegionModel, TinyCNN
+from conftest import CountingModel, RegionModel, TinyCNN, grid_rise
 
 import perturbx as px
 from perturbx.attributors.uncertainty import project_variance
@@ -15,17 +17,7 @@ RUN = {"batch_size": 16, "progress": False}
 STOP = {"tolerance": 0.05, "check_every": 32, "min_samples": 32, "max_samples": 2000}
 
 
-def pipe(**kw: object) -> px.Pipeline:
-    params = {
-        "segmenter": {"name": "grid", "cells": 4},
-        "sampler": "bernoulli",
-        "substrate": "constant",
-        "attributor": "rise",
-        "n_samples": 300,
-        "seed": 0,
-    }
-    params.update(kw)
-    return px.Pipeline(**params)
+pipe = partial(grid_rise, n_samples=300)
 
 
 def test_rise_stderr_is_zero_where_the_map_is_exact(images: torch.Tensor) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
-from conftest import CountingModel, RegionModel
+from conftest import CountingModel, RegionModel, grid_rise
 
 import perturbx as px
 from perturbx.seeding import stream
@@ -12,17 +14,7 @@ from perturbx.seeding import stream
 ROWS, COLS = slice(8, 16), slice(16, 24)  # cell (1, 2) of a 4x4 grid on 32x32
 
 
-def rise(**kw: object) -> px.Pipeline:
-    params = {
-        "segmenter": {"name": "grid", "cells": 4},
-        "sampler": "bernoulli",
-        "substrate": "constant",
-        "attributor": "rise",
-        "n_samples": 200,
-        "seed": 0,
-    }
-    params.update(kw)
-    return px.Pipeline(**params)
+rise = partial(grid_rise, n_samples=200)
 
 
 def test_rise_on_region_model_is_exact_inside_the_region(images: torch.Tensor) -> None:
