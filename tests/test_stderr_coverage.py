@@ -135,6 +135,8 @@ CASES: list[tuple[str, object, object, Callable[[], torch.Tensor], int]] = [
     ("rise expected", {"name": "rise", "normalize": "expected"}, "bernoulli", kept_mean_truth, 600),
     ("rise feature", {"name": "rise", "level": "feature"}, "bernoulli", kept_mean_truth, 600),
     ("rise antithetic", "rise", "antithetic", kept_mean_truth, 600),
+    # blocks of 32 scrambled points: a 64-point net would integrate this 6-feature model exactly
+    ("rise qmc", "rise", {"name": "qmc", "block": 32}, kept_mean_truth, 600),
     ("pda", "pda", "bernoulli", removed_mean_truth, 400),
     ("shapley_sampling", "shapley_sampling", "permutation", shapley_truth, 7 * 60),
     ("kernelshap", "kernelshap", {"name": "kernelshap", "exhaustive": False}, shapley_truth, 600),
@@ -168,18 +170,9 @@ def test_95_percent_intervals_cover_the_truth(
     assert bias_z.abs().max() < 4, f"{label}: mean error {bias_z} standard errors of the mean from 0"
 
 
-@pytest.mark.parametrize(
-    ("attributor", "sampler", "truth", "n"),
-    [
-        ("rise", "qmc", kept_mean_truth, 600),
-        ("sobol", "sobol", lambda: sobol_truth("total"), 8 * 400),
-    ],
-    ids=["rise qmc", "sobol scrambled"],
-)
-def test_scrambled_sobol_designs_are_unbiased_and_their_intervals_conservative(
-    attributor: object, sampler: object, truth: Callable[[], torch.Tensor], n: int
-) -> None:
-    rate, bias_z = trials(attributor, sampler, truth(), n)
+def test_scrambled_saltelli_design_is_unbiased_and_its_intervals_conservative() -> None:
+    """One scrambled sequence for the whole design: its points are not independent, so rows-as-draws overstates."""
+    rate, bias_z = trials("sobol", "sobol", sobol_truth("total"), 8 * 400)
     assert rate >= 0.95
     assert bias_z.abs().max() < 4
 
