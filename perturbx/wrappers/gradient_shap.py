@@ -62,6 +62,8 @@ class GradientShap(GradientExplainer):
             noisy = x[owners] + noise[steps]
             r = refs[owners, index[steps]]
             a = alpha[steps, None, None, None]
+            # Captum's formula to the last bit: on EfficientNet-Lite0, points one ulp off (as r + α(x̃ − r) gives)
+            # moved the attributions by 0.3–3% of their maximum, far beyond the 1e-5 of the comparison
             grads = run.gradients(a * noisy + (1 - a) * r, owners.tolist())
             total = total.index_add(0, owners, grads * (noisy - r))
         return total / n
