@@ -59,13 +59,16 @@ class GradientShap(GradientExplainer):
         for start in range(0, x.shape[0] * n, run.batch_size):  # rows image-major: image b, sample i is b·n + i
             rows = torch.arange(start, min(start + run.batch_size, x.shape[0] * n), device=x.device)
             owners, steps = rows // n, rows % n
-            noisy = x[owners] + noise[steps]
+            noisy = x[owners]
+            noisy += noise[steps]
             r = refs[owners, index[steps]]
             a = alpha[steps, None, None, None]
             # Captum's formula to the last bit: on EfficientNet-Lite0, points one ulp off (as r + α(x̃ − r) gives)
             # moved the attributions by 0.3–3% of their maximum, far beyond the 1e-5 of the comparison
-            grads = run.gradients(a * noisy + (1 - a) * r, owners.tolist())
-            total = total.index_add(0, owners, grads * (noisy - r))
+            points = a * noisy
+            points += (1 - a) * r
+            grads = run.gradients(points, owners.tolist())
+            total = total.index_add(0, owners, noisy.sub_(r).mul_(grads))  # (x̃ − r) ⊙ ∇f, in place: fewer allocations
         return total / n
 
 
