@@ -2,19 +2,25 @@
 Gradients, DeepLIFT and GradientSHAP against Captum; side by side on the bundled EfficientNet-Lite0
 (CAM layer ``net.head``, logits, the same images and targets).
 
-Each pair is timed alternately ``--repeats`` times; the best time of each is kept. The first pair
+Each pair is timed alternately ``--repeats`` times (which side goes first alternates too); the best
+time of each is kept, and the median over rounds of the ratio of a round's two runs is reported beside
+it (a round's runs are neighbours in time, so it follows the machine's load). The first pair
 (Grad-CAM) is preceded by a warm-up of both sides, which also runs the adapter's one-off tuning;
 the expensive pairs share that warm-up. Both wall time and process CPU time are reported: on a
 machine shared with other jobs, CPU time is the steadier measure of the work done. Maps are
 compared too, so the timings are of equal work. Ratio = peer time / perturbx time (> 1: perturbx
 is faster). For DeepLIFT, Captum's rescale table is given ReLU6 (EfficientNet-Lite0's activation),
 which it lacks, so both compute the same rule; GradientSHAP feeds Captum perturbx's draws
-(reference, α, noise) so that the maps can be compared. ShapleyCAM explains probabilities (on
-logits of a ReLU network it is Grad-CAM).
+(reference, α, noise) so that the maps can be compared, after Captum has made (and paid for) its own
+draws. ShapleyCAM explains probabilities (on logits of a ReLU network it is Grad-CAM).
+
+On a CPU shared with other jobs, run with ``OMP_NUM_THREADS=1``: with more threads than free cores,
+threads waiting at a barrier spin, and one side's time can swing several-fold between runs.
 
     python benchmarks/wrappers_vs_peers.py --images 2 --repeats 2
     python benchmarks/wrappers_vs_peers.py --only integrated_gradients --batch-size 16
     python benchmarks/wrappers_vs_peers.py --only deeplift gradient_shap shapleycam finercam kpcacam
+    OMP_NUM_THREADS=1 python benchmarks/wrappers_vs_peers.py --repeats 7 --shap-samples 8 --only gradient_shap kpcacam
 """
 
 from __future__ import annotations
@@ -55,29 +61,41 @@ def compare(name: str, ours: Callable[[], np.ndarray], theirs: Callable[[], np.n
             sync: Callable[[], None], warmup: bool) -> dict:
     if warmup:
         ours(), theirs()  # tuning, allocator, lazy imports
-    best = {"ours": [float("inf")] * 2, "theirs": [float("inf")] * 2}
+    times = {"ours": [], "theirs": []}  # (wall, cpu) per round
     results = {}
-    for _ in range(repeats):  # alternate, so that machine load hits both alike
-        for side, fn in (("ours", ours), ("theirs", theirs)):
-            wall, cpu, results[side] = timed(fn, sync)
-            best[side] = [min(best[side][0], wall), min(best[side][1], cpu)]
-    (w_ours, c_ours), (w_theirs, c_theirs) = best["ours"], best["theirs"]
+    for i in range(repeats):  # alternate, first one side then the other, so that machine load hits both alike
+        for side in ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours"):
+            wall, cpu, results[side] = timed(ours if side == "ours" else theirs, sync)
+            times[side].append((wall, cpu))
+    (w_ours, c_ours), (w_theirs, c_theirs) = (np.min(times[side], axis=0) for side in ("ours", "theirs"))
+    per_round = np.asarray(times["theirs"]) / np.asarray(times["ours"])  # each round's two runs were neighbours
     diff = float(np.abs(np.asarray(results["ours"]) - np.asarray(results["theirs"])).max())
     row = {"method": name, "perturbx_wall_s": round(w_ours, 3), "peer_wall_s": round(w_theirs, 3),
            "perturbx_cpu_s": round(c_ours, 3), "peer_cpu_s": round(c_theirs, 3),
            "ratio_wall": round(w_theirs / w_ours, 2), "ratio_cpu": round(c_theirs / c_ours, 2),
+           "median_round_ratio_wall": round(float(np.median(per_round[:, 0])), 2),
+           "median_round_ratio_cpu": round(float(np.median(per_round[:, 1])), 2),
            "max_abs_diff": diff}
     print(json.dumps(row), flush=True)
     return row
 
 
+def tiled(index: torch.Tensor, alpha: torch.Tensor, noise: torch.Tensor, images: int) -> tuple:
+    """Our draws for one image, repeated for each image in the layout Captum draws them (image-major)."""
+    return np.tile(index.numpy(), images), np.tile(alpha.numpy(), images), noise.repeat(images, 1, 1, 1)
+
+
 @contextmanager
-def same_draws(index: torch.Tensor, alpha: torch.Tensor, noise: torch.Tensor, images: int) -> Iterator[None]:
-    """Captum's GradientShap draws (np.random.choice, np.random.uniform, torch.normal) replaced by ours."""
+def same_draws(index: np.ndarray, alpha: np.ndarray, noise: torch.Tensor) -> Iterator[None]:
+    """Captum's GradientShap draws (np.random.choice, np.random.uniform, torch.normal) replaced by ours, each
+    after Captum's own draw has been made, so that Captum is timed doing its own sampling work."""
     saved = np.random.choice, np.random.uniform, torch.normal
-    np.random.choice = lambda k, size: np.tile(index.numpy(), images)
-    np.random.uniform = lambda lo, hi, size: np.tile(alpha.numpy(), images)
-    torch.normal = lambda mean, std: noise.repeat(images, 1, 1, 1).to(std.device)
+
+    def after(draw: Callable, ours: object) -> Callable:
+        return lambda *args, **kwargs: (draw(*args, **kwargs), ours)[1]
+
+    np.random.choice, np.random.uniform = after(saved[0], index), after(saved[1], alpha)
+    torch.normal = lambda mean, std: (saved[2](mean, std), noise.to(std.device))[1]
     try:
         yield
     finally:
@@ -149,11 +167,11 @@ def main() -> None:
         refs = torch.rand(4, *x.shape[1:], generator=torch.Generator().manual_seed(1))
         size = args.batch_size or (16 if device == "cpu" else 128)
         spec = {"name": "gradient_shap", "baselines": refs, "n_samples": args.shap_samples, "sigma": 0.1}
-        draws = px.build("explainer", spec).draws(len(refs), x.shape[1:])
+        draws = tiled(*px.build("explainer", spec).draws(len(refs), x.shape[1:]), len(x))
         gs = CaptumGradientShap(model)
 
         def theirs_gs() -> np.ndarray:
-            with same_draws(*draws, len(x)):
+            with same_draws(*draws):
                 return gs.attribute(x.to(device), baselines=refs.to(device), target=classes,
                                     n_samples=args.shap_samples, stdevs=0.1).detach().cpu().numpy()
 
@@ -179,7 +197,8 @@ def main() -> None:
     if "kpcacam" in args.only:
         rows.append(compare("kpcacam", lambda: ours({"name": "kpcacam"}, x), lambda: peer_cam(PeerKPCACAM, x),
                             args.repeats, sync, warmup=False))
-    print(json.dumps({"summary": {r["method"]: {"wall": r["ratio_wall"], "cpu": r["ratio_cpu"]} for r in rows}}))
+    print(json.dumps({"summary": {r["method"]: {"wall": r["ratio_wall"], "cpu": r["ratio_cpu"],
+                                                "median_round_cpu": r["median_round_ratio_cpu"]} for r in rows}}))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ METHODS = {
     "integrated_gradients": {"steps": 4, "baseline": "zeros"},
     "gradcam": {"layers": "1"},
     "deeplift": {"baseline": 0.5},
+    "gradient_shap": {"baselines": 0.5, "n_samples": 2, "sigma": 0.1},
 }
 
 

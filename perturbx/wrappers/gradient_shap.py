@@ -1,5 +1,5 @@
 """GradientSHAP and Expected Gradients: input × gradient along random points between the image and
-references drawn from a set, averaged over samples (all images' samples batched together)."""
+references drawn from a set, averaged over samples (all images' samples batched together, like Captum's)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from perturbx.wrappers.gradient_base import GradientExplainer, GradientRun
 class GradientShap(GradientExplainer):
     """Mean over ``n_samples`` draws of (x̃ − r) ⊙ ∇f(r + α(x̃ − r)), with r drawn uniformly from
     ``baselines``, α ~ U(0,1) and x̃ = x + N(0, σ²) (σ = ``sigma``, absolute, in pixel units).
-    Each image draws from its own generator seeded with ``seed``, in the order (reference, α,
-    noise) per sample, so its map does not depend on the batch. Expected sum: f(x) − E f(r)."""
+    The draws come from a generator seeded with ``seed``, in the order (reference, α, noise) per sample,
+    once per call, and every image uses the same ones, so its map does not depend on the batch.
+    Expected sum: f(x) − E f(r)."""
 
     baselines: Baseline = Field("zeros", description="reference images [K,C,H,W], or one reference")
     n_samples: int = Field(5, ge=1, description="random points per image")
@@ -50,18 +51,25 @@ class GradientShap(GradientExplainer):
 
     def attributions(self, run: GradientRun, target: TargetSpec) -> torch.Tensor:
         run.resolve(target)
-        refs = make_baseline_set(self.baselines, run.x)
-        generators = [torch.Generator().manual_seed(self.seed) for _ in range(run.x.shape[0])]
-
-        def make(b: int, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            samples = [self.draw(generators[b], refs.shape[1], run.x.shape[1:]) for _ in steps]
-            r = refs[b, torch.tensor([s[0] for s in samples], device=run.x.device)]
-            alpha = torch.tensor([s[1] for s in samples], dtype=run.x.dtype, device=run.x.device)[:, None, None, None]
-            noisy = run.x[b] + torch.stack([s[2] for s in samples]).to(run.x.device, run.x.dtype)
-            return alpha * noisy + (1 - alpha) * r, (noisy - r) / self.n_samples
-
-        (total,) = run.integrate(self.n_samples, make)
-        return total
+        x, n = run.x, self.n_samples
+        refs = make_baseline_set(self.baselines, x)
+        index, alpha, noise = self.draws(refs.shape[1], x.shape[1:])  # drawn once: every image has the same
+        index, alpha, noise = index.to(x.device), alpha.to(x.device, x.dtype), noise.to(x.device, x.dtype)
+        total = torch.zeros_like(x)
+        for start in range(0, x.shape[0] * n, run.batch_size):  # rows image-major: image b, sample i is b·n + i
+            rows = torch.arange(start, min(start + run.batch_size, x.shape[0] * n), device=x.device)
+            owners, steps = rows // n, rows % n
+            noisy = x[owners]
+            noisy += noise[steps]
+            r = refs[owners, index[steps]]
+            a = alpha[steps, None, None, None]
+            # Captum's formula to the last bit: on EfficientNet-Lite0, points one ulp off (as r + α(x̃ − r) gives)
+            # moved the attributions by 0.3–3% of their maximum, far beyond the 1e-5 of the comparison
+            points = a * noisy
+            points += (1 - a) * r
+            grads = run.gradients(points, owners.tolist())
+            total = total.index_add(0, owners, noisy.sub_(r).mul_(grads))  # (x̃ − r) ⊙ ∇f, in place: fewer allocations
+        return total / n
 
 
 @register(

@@ -69,7 +69,8 @@ def top_eigenpair(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class KPCACAM(CamExplainer):
     """Class-agnostic, like Eigen-CAM, with the principal component taken in a kernel feature space
     (default: sigmoid kernel, γ = 1/channels, as pytorch-grad-cam). One ``[h·w, h·w]`` kernel matrix
-    per image, in float64, and its top eigenvector."""
+    per image, in float64, and its top eigenvector: the centred sigmoid kernel is about 1e-3 of its
+    entries (≈ tanh(1)), so float32, which pytorch-grad-cam uses, keeps only four digits of it."""
 
     kernel: Kernel = Field("sigmoid", description="kernel: sigmoid, rbf, poly, linear or cosine")
     gamma: float | None = Field(None, gt=0, description="kernel scale; None: 1 / channels")
