@@ -20,6 +20,8 @@ from pathlib import Path
 import ray
 import torch
 
+from perturbx.engines.ray_engine import last_timeline
+from perturbx.engines.timeline import Timeline
 from perturbx.experiments import run
 from perturbx.experiments.runner import DATABASE
 
@@ -52,10 +54,59 @@ def pair_seconds(out: Path) -> float:
         return float(db.execute("SELECT sum(seconds) FROM done").fetchone()[0])
 
 
+def breakdown(timeline: Timeline, begun: float, ended: float) -> dict[str, float]:
+    """A Ray run's worker-seconds (workers x wall), from the engine's timeline and the run's own start and end."""
+    parts = timeline.breakdown()
+    parts["before"] = (timeline.requested - begun) * timeline.workers  # load, check, open the store
+    parts["after"] = (ended - timeline.ended) * timeline.workers  # summary, CSV, plot
+    return parts
+
+
+ROWS = [  # (label, key in the breakdown): worker-seconds, shown as a share of workers x wall
+    ("work on pairs", "work"),
+    ("driver, before the actors", "before"),
+    ("actor start-up", "startup"),
+    ("between units (dispatch)", "between_tasks"),
+    ("in unit, outside pairs", "in_task"),
+    ("idle at the tail", "tail"),
+    ("restarts", "restarts"),
+    ("driver, after the units", "after"),
+]
+
+
+def report(args: argparse.Namespace, started: float, runs: dict[str, tuple]) -> None:
+    """The side-by-side table, then where each Ray run's time went."""
+    pairs = args.images * 3
+    tasks = -(-args.images // args.chunk) * 3
+    local = runs["local"][0]
+    print(f"{args.images} images x 3 explainers ({pairs} pairs, {args.chunk} images per task, {tasks} tasks); "
+          f"Ray start {started:.1f} s (apart)")
+    print(f"{'engine':>15} {'wall s':>8} {'vs local':>9} {'s/task':>7} {'outside work':>13}")
+    for name, (wall, work, workers, *_) in runs.items():
+        print(f"{name:>15} {wall:>8.1f} {wall / local:>9.2f} {work / tasks:>7.2f} {1 - work / (workers * wall):>12.1%}")
+    ray_runs = {name: parts for name, (*_, parts) in runs.items() if parts}
+    print("\nRay runs, worker-seconds (workers x wall) by where they went:")
+    print(f"{'':>27}" + "".join(f"{name:>22}" for name in ray_runs))
+    for label, key in ROWS:
+        line = "".join(f"{p[key]:>11.2f} s {p[key] / (runs[n][0] * runs[n][2]):>8.1%}" for n, p in ray_runs.items())
+        print(f"{label:>27}{line}")
+    print("per actor start (s): process wait / imports / model and data built")
+    for name, p in ray_runs.items():
+        print(f"{name:>27}   {p['actor_process']:.2f} / {p['actor_imports']:.2f} / {p['actor_build']:.2f}")
+    print("per unit: Ray's share = worker time between units / work; driver ms per unit (return, store)")
+    for name, p in ray_runs.items():
+        per_unit = p["work"] / p["units"]
+        print(f"{name:>27}   share {p['between_tasks'] / p['work']:.2%} (units of {per_unit:.2f} s); "
+              f"return {1000 * p['return_per_unit']:.0f} ms, store {1000 * p['store_per_unit']:.0f} ms "
+              f"({(p['return_per_unit'] + p['store_per_unit']) / per_unit:.1%} of a unit)")
+    tables = [[(r.explainer, r.metric, r.mean) for r in outcome.table] for *_, outcome, _ in runs.values()]
+    print("tables identical:", all(t == tables[0] for t in tables))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--chunk", type=int, default=2, help="images per unit of work")
+    parser.add_argument("--chunk", type=int, default=8, help="images per unit of work")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
@@ -69,23 +120,13 @@ def main() -> None:
         for name, engine in [("local", {"kind": "local"}), ("ray, 1 worker", {"kind": "ray", "workers": 1}),
                              ("ray, 2 workers", {"kind": "ray", "workers": 2})]:
             out = Path(folder) / name.replace(" ", "").replace(",", "_")
-            start = time.perf_counter()
+            begun = time.time()
             outcome = run(config, out, device="cpu", progress=False, engine={**engine, "chunk": args.chunk})
-            wall = time.perf_counter() - start
-            workers = engine.get("workers", 1)
-            runs[name] = (wall, pair_seconds(out), workers, outcome)
+            ended = time.time()
+            parts = breakdown(last_timeline(), begun, ended) if engine["kind"] == "ray" else None
+            runs[name] = (ended - begun, pair_seconds(out), engine.get("workers", 1), outcome, parts)
         ray.shutdown()
-    pairs = args.images * 3
-    local = runs["local"][0]
-    print(f"{args.images} images x 3 explainers ({pairs} pairs, {args.chunk} images per task); "
-          f"Ray start {started:.1f} s")
-    print(f"{'engine':>15} {'wall s':>8} {'vs local':>9} {'s/task':>7} {'outside work':>13}")
-    for name, (wall, work, workers, _) in runs.items():
-        share = 1 - work / (workers * wall)
-        per_task = work / (pairs / args.chunk)
-        print(f"{name:>15} {wall:>8.1f} {wall / local:>9.2f} {per_task:>7.2f} {share:>12.1%}")
-    tables = [[(r.explainer, r.metric, r.mean) for r in o.table] for *_, o in runs.values()]
-    print("tables identical:", all(t == tables[0] for t in tables))
+    report(args, started, runs)
 
 
 if __name__ == "__main__":
