@@ -1,12 +1,16 @@
-"""One experiment (24 synthetic images x 3 explainers x deletion and insertion) run locally and on Ray
-with 1 and 2 workers, in one run: wall-time ratios, and Ray's share of the time outside the work itself.
+"""One experiment (synthetic images x 3 explainers x deletion and insertion) run locally and on Ray with 1
+and 2 workers, in one run: wall-time ratios, Ray's share of the time outside the work itself, and where
+each Ray run's worker-seconds went.
 
-Ray's share for a Ray run is 1 - (seconds the workers spent on pairs) / (workers x wall time), with the
-Ray instance already started (its start is reported apart); the local run's share, measured the same
-way, is the store, summary and plot writing that every engine pays.
+The share of a run is 1 - (seconds the workers spent on pairs) / (workers x wall time), with the Ray
+instance already started (its start is reported apart); the local run's share, measured the same way, is
+the image reading, store, summary and plot writing that every engine pays. The Ray runs are then split
+from the engine's timeline (``perturbx.engines.ray_engine.last_timeline``): the actors' start-up (process,
+imports, model and data built), the gaps between units (dispatch), time in a unit outside its pairs
+(reading images), idle time at the tail, and the driver's own time per unit (result returned, stored).
 
-    python benchmarks/scaling.py
-    python benchmarks/scaling.py --images 48 --chunk 4
+    python benchmarks/scaling.py                       # 24 images, 8 per task (about 1.5 s per task)
+    python benchmarks/scaling.py --images 96 --chunk 8
 """
 
 from __future__ import annotations
@@ -93,12 +97,13 @@ def report(args: argparse.Namespace, started: float, runs: dict[str, tuple]) -> 
     print("per actor start (s): process wait / imports / model and data built")
     for name, p in ray_runs.items():
         print(f"{name:>27}   {p['actor_process']:.2f} / {p['actor_imports']:.2f} / {p['actor_build']:.2f}")
-    print("per unit: Ray's share = worker time between units / work; driver ms per unit (return, store)")
+    print("per unit, Ray's cost against the work (conservative: the return and the store overlap the actor's")
+    print("next unit whenever one is queued on it):")
     for name, p in ray_runs.items():
-        per_unit = p["work"] / p["units"]
-        print(f"{name:>27}   share {p['between_tasks'] / p['work']:.2%} (units of {per_unit:.2f} s); "
-              f"return {1000 * p['return_per_unit']:.0f} ms, store {1000 * p['store_per_unit']:.0f} ms "
-              f"({(p['return_per_unit'] + p['store_per_unit']) / per_unit:.1%} of a unit)")
+        units, per_unit = p["units"], p["work"] / p["units"]
+        dispatch, back, store = p["between_tasks"] / units, p["return_per_unit"], p["store_per_unit"]
+        print(f"{name:>27}   dispatch {1000 * dispatch:.0f} ms + return {1000 * back:.0f} ms + store "
+              f"{1000 * store:.0f} ms per unit of {per_unit:.2f} s: {(dispatch + back + store) / per_unit:.1%}")
     tables = [[(r.explainer, r.metric, r.mean) for r in outcome.table] for *_, outcome, _ in runs.values()]
     print("tables identical:", all(t == tables[0] for t in tables))
 

@@ -37,6 +37,19 @@ def test_a_kind_sent_but_not_yet_measured_counts_as_the_costliest_known() -> Non
     assert [plan.pop(), plan.pop()] == [("b", 2), ("a", 1)]
 
 
+def test_short_units_of_one_kind_are_joined_while_many_remain() -> None:
+    def join(a: tuple[str, int], b: tuple[str, int]) -> tuple[str, int]:
+        return a[0], a[1] + b[1]
+
+    plan = Schedule([("a", 1)] * 12, kind=lambda u: u[0], size=lambda u: u[1], join=join, most=5)
+    assert plan.pop(at_least=1.0, keep=2) == ("a", 1)  # its rate is not known yet: sent alone
+    plan.learn(("a", 1), 0.25)  # 0.25 s per image: four images make the second asked for
+    assert plan.pop(at_least=1.0, keep=2) == ("a", 4)
+    assert plan.pop(at_least=2.0, keep=2) == ("a", 5)  # at most 5 images, though 8 would make 2 s
+    assert [plan.pop(at_least=1.0, keep=2) for _ in range(2)] == [("a", 1), ("a", 1)]  # 2 left: not joined
+    assert len(plan) == 0
+
+
 def timeline() -> Timeline:
     """Two slots from t=0 to t=10: slot 0 starts at 2 and runs two units (one task second outside its pairs,
     one second waiting between them), slot 1 starts at 3, loses its actor to a restart, ends idle for 2 s."""

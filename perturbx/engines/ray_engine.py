@@ -21,6 +21,9 @@ from perturbx.errors import PerturbxError
 
 RETRIES = 3  # restarts of a dead actor, and retries of its unit, before the run fails
 IN_FLIGHT = 2  # units per actor while many remain, so an actor never waits for the driver
+UNIT_SECONDS = 1.0  # short units of one explainer are joined up to this much work (and JOINED images) per trip
+JOINED = 32
+_LAST: list[Timeline] = []  # the latest run's timeline (see last_timeline)
 
 
 class _Actor:
@@ -140,7 +143,8 @@ def run_ray_images(spec: EngineSpec, explainer: dict[str, Any], model: tuple[str
         return
     ray = connect(spec)
     units = [(list(paths[k : k + spec.chunk]), target, size) for k in range(0, len(paths), spec.chunk)]
-    schedule = Schedule(units, kind=lambda u: "image", size=lambda u: len(u[0]))
+    schedule = Schedule(units, kind=lambda u: "image", size=lambda u: len(u[0]),
+                        join=lambda a, b: (a[0] + b[0], target, size), most=max(spec.chunk, JOINED))
     yield from _dispatch(ray, spec, RayImageWorker, (os.getcwd(), explainer, model, device), schedule)
 
 
@@ -149,7 +153,8 @@ def run_ray(spec: EngineSpec, data: dict[str, Any], root: str, device: str | Non
     """The pairs of each unit as it finishes (any order), computed by ``spec.workers`` actors; ``dataset``,
     the driver's opened one, is sent to each actor once (an actor then lists and checks no file again)."""
     ray = connect(spec)
-    schedule = Schedule(units, kind=lambda u: u.explainer, size=lambda u: len(u.indices))
+    schedule = Schedule(units, kind=lambda u: u.explainer, size=lambda u: len(u.indices),
+                        join=lambda a, b: Unit(a.indices + b.indices, a.explainer), most=max(spec.chunk, JOINED))
     args = (os.getcwd(), data, root, device, spec.batch_size, dataset)
     yield from _dispatch(ray, spec, RayWorker, args, schedule)
 
@@ -159,13 +164,11 @@ def last_timeline() -> Timeline | None:
     return _LAST[0] if _LAST else None
 
 
-_LAST: list[Timeline] = []
-
-
 def _dispatch(ray: Any, spec: EngineSpec, worker: type, args: tuple[Any, ...], schedule: Schedule) -> Iterator[Any]:
     """Start the actors, keep each busy (a second unit queued on it while many remain, one near the end so
-    the last units go to whichever actor frees up first), and yield results as they arrive; a dead actor
-    is restarted and its units retried by Ray. Every actor is ended on the way out."""
+    the last units go to whichever actor frees up first; short units joined while many remain), and yield
+    results as they arrive; a dead actor is restarted and its units retried by Ray. Every actor is ended on
+    the way out."""
     actor_class = ray.remote(num_cpus=spec.cpus_per_worker, num_gpus=spec.gpus_per_worker,
                              max_restarts=RETRIES, max_task_retries=RETRIES)(worker)
     timeline = Timeline(min(spec.workers, len(schedule)))
@@ -176,7 +179,7 @@ def _dispatch(ray: Any, spec: EngineSpec, worker: type, args: tuple[Any, ...], s
     def fill(slot: int) -> None:
         depth = IN_FLIGHT if len(schedule) >= IN_FLIGHT * len(actors) else 1
         while schedule and sum(1 for s, _, _ in running.values() if s == slot) < depth:
-            unit = schedule.pop()
+            unit = schedule.pop(at_least=UNIT_SECONDS, keep=2 * IN_FLIGHT * len(actors))
             running[actors[slot].run.remote(unit)] = (slot, unit, time.time())
 
     try:
