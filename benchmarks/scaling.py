@@ -83,7 +83,7 @@ def report(args: argparse.Namespace, started: float, runs: dict[str, tuple]) -> 
     pairs = args.images * 3
     tasks = -(-args.images // args.chunk) * 3
     local = runs["local"][0]
-    print(f"{args.images} images x 3 explainers ({pairs} pairs, {args.chunk} images per task, {tasks} tasks); "
+    print(f"{args.images} images x 3 explainers ({pairs} pairs, {args.chunk} images per task, {tasks} tasks planned); "
           f"Ray start {started:.1f} s (apart)")
     print(f"{'engine':>15} {'wall s':>8} {'vs local':>9} {'s/task':>7} {'outside work':>13}")
     for name, (wall, work, workers, *_) in runs.items():
@@ -103,7 +103,8 @@ def report(args: argparse.Namespace, started: float, runs: dict[str, tuple]) -> 
         units, per_unit = p["units"], p["work"] / p["units"]
         dispatch, back, store = p["between_tasks"] / units, p["return_per_unit"], p["store_per_unit"]
         print(f"{name:>27}   dispatch {1000 * dispatch:.0f} ms + return {1000 * back:.0f} ms + store "
-              f"{1000 * store:.0f} ms per unit of {per_unit:.2f} s: {(dispatch + back + store) / per_unit:.1%}")
+              f"{1000 * store:.0f} ms per unit of {per_unit:.2f} s ({units:.0f} sent): "
+              f"{(dispatch + back + store) / per_unit:.1%}")
     tables = [[(r.explainer, r.metric, r.mean) for r in outcome.table] for *_, outcome, _ in runs.values()]
     print("tables identical:", all(t == tables[0] for t in tables))
 
