@@ -83,12 +83,15 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{self.device}"
 
     @classmethod
-    def build(cls, data: dict[str, Any], root: str, device: str | None, batch_size: int | str = "auto") -> Worker:
-        """A worker rebuilt from the experiment mapping (how a Ray actor makes its own)."""
+    def build(cls, data: dict[str, Any], root: str, device: str | None, batch_size: int | str = "auto",
+              dataset: Dataset | None = None) -> Worker:
+        """A worker rebuilt from the experiment mapping (how a Ray actor makes its own), on ``dataset`` as the
+        driver opened and checked it (else opened again here)."""
         from perturbx.experiments.config import load_experiment
 
         experiment = load_experiment(data, root=Path(root))
-        return cls(experiment, experiment.spec.dataset.open(experiment.root), device, batch_size)
+        opened = dataset if dataset is not None else experiment.spec.dataset.open(experiment.root)
+        return cls(experiment, opened, device, batch_size)
 
     def run(self, unit: Unit) -> list[Pair]:
         """Every metric on each image of the unit, for its explainer; rows carry the precision used."""

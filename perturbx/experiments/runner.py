@@ -119,7 +119,8 @@ def _execute(spec: EngineSpec, experiment: Experiment, dataset: Dataset, device:
     if spec.kind == "ray":
         from perturbx.engines.ray_engine import run_ray
 
-        return run_ray(spec, experiment.data, str(experiment.root), None if device is None else str(device), units)
+        return run_ray(spec, experiment.data, str(experiment.root), None if device is None else str(device), units,
+                       dataset)
     worker = Worker(experiment, dataset, device, spec.batch_size)
     return (worker.run(unit) for unit in units)
 
