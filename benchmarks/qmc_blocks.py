@@ -1,6 +1,6 @@
 """RISE designs at equal queries on a cheap smooth model (64x64, 7x7 shifted bilinear cells, 2,048 masks,
-8 seeds): relative L2 distance to a 60,000-mask reference and the stopping rule's estimated relative error
-max(stderr) / range, for i.i.d., antithetic and scrambled-Sobol masks in blocks of 64, 256 and one block.
+8 seeds): relative L2 distance to the mean of three 20,000-mask maps and the stopping rule's estimated relative error
+max(stderr) / range, for i.i.d., antithetic and scrambled-Sobol masks in blocks of 64 and 256.
 
     python benchmarks/qmc_blocks.py
 """
@@ -44,8 +44,7 @@ def main() -> None:
         return explanation.maps[0, 0].double(), explanation.stderr[0, 0].double()
 
     reference = torch.stack([run("bernoulli", 20000, 100 + k)[0] for k in range(3)]).mean(0)
-    designs = ["bernoulli", "antithetic", {"name": "qmc", "block": 64}, {"name": "qmc", "block": 256},
-               {"name": "qmc", "block": 1 << 20}]
+    designs = ["bernoulli", "antithetic", {"name": "qmc", "block": 64}, {"name": "qmc", "block": 256}]
     for sampler in designs:
         start, l2, error = time.perf_counter(), [], []
         for seed in range(8):
