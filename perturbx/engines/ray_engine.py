@@ -16,7 +16,7 @@ from perturbx.datasets import Dataset
 from perturbx.engines.schedule import Schedule
 from perturbx.engines.spec import EngineSpec
 from perturbx.engines.timeline import Start, Timeline, Trip, process_started
-from perturbx.engines.work import Pair, Unit, Worker, pick_device
+from perturbx.engines.work import Pair, Unit, Worker, pick_device, worker_name
 from perturbx.errors import PerturbxError
 
 RETRIES = 3  # restarts of a dead actor, and retries of its unit, before the run fails
@@ -124,7 +124,7 @@ class RayImageWorker(_Actor):
         name, output = model
         target = pick_device(device)
         self.adapter = ModelAdapter(models.load(name, device=target), output=output, progress=False)
-        return f"{socket.gethostname()}:{os.getpid()}:{target}"
+        return worker_name(target)
 
     def work(self, unit: tuple[list[str], int | None, int | None]) -> tuple[list[Any], float]:
         """The results of one chunk of image paths (with the target and size), and their seconds."""

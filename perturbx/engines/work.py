@@ -69,6 +69,11 @@ def target_of(experiment: Experiment, item: Item) -> int | None:
     return item.label if target == "label" else None if target == "predicted" else target
 
 
+def worker_name(device: torch.device | str) -> str:
+    """Where a worker runs, as ``host:pid:device`` (rows and the Ray timeline name it so)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{device}"
+
+
 class Worker:
     """Holds the experiment, its dataset and the model (loaded once, with its tuned plan) and runs units."""
 
@@ -80,7 +85,7 @@ class Worker:
         spec = experiment.spec
         self.adapter = ModelAdapter(spec.model.load(self.device), output=spec.output, precision=spec.precision,
                                     batch_size=batch_size, progress=False)  # the runner shows its own bar
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{self.device}"
+        self.name = worker_name(self.device)
 
     @classmethod
     def build(cls, data: dict[str, Any], root: str, device: str | None, batch_size: int | str = "auto",
