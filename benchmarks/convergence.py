@@ -44,12 +44,12 @@ from perturbx.viz.convergence import Trace, agreement
 RANK, L2 = 0.95, 0.05
 
 
-def rise_pipeline(sampler: object, seed: int) -> px.Pipeline:
+def rise_pipeline(sampler: object, seed: int, attributor: object = "rise") -> px.Pipeline:
     return px.Pipeline(
         segmenter={"name": "grid", "cells": 7, "edges": "bilinear", "shift": True},
         sampler=sampler,
         substrate={"name": "constant", "color": "imagenet_mean"},
-        attributor="rise",
+        attributor=attributor,
         seed=seed,
     )
 
@@ -115,11 +115,20 @@ def main() -> None:
         with torch.inference_mode():
             target = int(model(x).argmax())
         if args.method == "rise":
-            designs = {"iid (bernoulli)": "bernoulli", "antithetic": "antithetic", "qmc (scrambled Sobol)": "qmc"}
+            control = {"name": "rise", "control": "linear"}
+            designs = {
+                "iid (bernoulli)": "bernoulli",
+                "antithetic": "antithetic",
+                "qmc (scrambled Sobol)": "qmc",
+                "control (iid + linear control)": ("bernoulli", control),
+                "qmc+control": ("qmc", control),
+            }
             reference_design: object = "bernoulli"
 
-            def make(sampler: object, seed: int) -> px.Pipeline:
-                return rise_pipeline(sampler, seed)
+            def make(design: object, seed: int) -> px.Pipeline:
+                if isinstance(design, tuple):
+                    return rise_pipeline(design[0], seed, design[1])
+                return rise_pipeline(design, seed)
         else:
             slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
             labels = px.build("segmenter", slic).segment(x[0], torch.Generator()).labels

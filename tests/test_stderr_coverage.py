@@ -137,6 +137,14 @@ CASES: list[tuple[str, object, object, Callable[[], torch.Tensor], int]] = [
     ("rise antithetic", "rise", "antithetic", kept_mean_truth, 600),
     # blocks of 32 scrambled points: a 64-point net would integrate this 6-feature model exactly
     ("rise qmc", "rise", {"name": "qmc", "block": 32}, kept_mean_truth, 600),
+    ("rise control", {"name": "rise", "control": "linear"}, "bernoulli", kept_mean_truth, 600),
+    (
+        "rise control feature",
+        {"name": "rise", "control": "linear", "level": "feature"},
+        "antithetic",
+        kept_mean_truth,
+        600,
+    ),
     ("pda", "pda", "bernoulli", removed_mean_truth, 400),
     ("shapley_sampling", "shapley_sampling", "permutation", shapley_truth, 7 * 60),
     ("kernelshap", "kernelshap", {"name": "kernelshap", "exhaustive": False}, shapley_truth, 600),

@@ -9,10 +9,12 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
+from perturbx.attributors.control import RegionControl, refit_rows
 from perturbx.attributors.uncertainty import project_variance, relative_error
+from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
-from perturbx.segmenters.segmentation import Segmentation
+from perturbx.segmenters.segmentation import Segmentation, ShiftedGrid
 
 
 @register("rise", paper="Petsiuk, Das & Saenko, BMVC 2018")
@@ -30,6 +32,22 @@ class Rise(Attributor):
     normalize: Literal["coverage", "expected"] = Field(
         "coverage", description="divide by how often each pixel was kept, or by N·p"
     )
+    control: Literal["none", "linear"] = Field(
+        "none",
+        description="'linear': subtract the score's fit on each region's kept share and add back its exact "
+        "expectation (a regression control variate: same map, less noise; needs i.i.d. Bernoulli features per row)",
+    )
+
+    def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
+        if self.control == "linear" and coalitions.keep_rate is None:
+            raise PerturbxError(
+                "attributor rise: control='linear' needs a design whose rows keep each feature independently with "
+                "one probability p (samplers bernoulli, antithetic, qmc); this sampler's design is not one"
+            )
+        if self.control == "linear" and segmentation.per_sample and not isinstance(segmentation, ShiftedGrid):
+            raise PerturbxError(
+                f"attributor rise: control='linear' does not know the moments of {type(segmentation).__name__} masks"
+            )
 
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         return _RiseSums(self, segmentation, coalitions)
@@ -49,14 +67,23 @@ class RatioMoments:
         self.syy, self.syx, self.sxx = square, square.clone(), square.clone()
         self.pending: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
-    def update(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None, ids: torch.Tensor) -> None:
-        """Fold rows ``Y_n = a_n·basis_n``, ``X_n = basis_n`` (or the scalar ``b_n``) drawn in groups ``ids [n]``
-        (consecutive, non-decreasing); group totals are products with the ``[G,n]`` membership matrix."""
+    def update(
+        self,
+        a: torch.Tensor,
+        basis: torch.Tensor,
+        b: torch.Tensor | None,
+        ids: torch.Tensor,
+        offset: torch.Tensor | None = None,
+    ) -> None:
+        """Fold rows ``Y_n = a_n·basis_n (+ offset)``, ``X_n = basis_n`` (or the scalar ``b_n``) drawn in groups
+        ``ids [n]`` (consecutive, non-decreasing); group totals are products with the ``[G,n]`` membership matrix."""
         local = (ids - ids[0]).to(basis.device)
         count = int(local[-1]) + 1
         member = (local[None, :] == torch.arange(count, device=basis.device)[:, None]).to(basis.dtype)
         continues = self.pending is not None and self.pending[0] == int(ids[0])
         yg = (member * a) @ basis
+        if offset is not None:
+            yg += member.sum(1, keepdim=True) * offset
         xg = member @ basis if b is None else (member @ b)[:, None].expand_as(yg).clone()
         if continues:
             yg[0] += self.pending[1]
@@ -66,23 +93,32 @@ class RatioMoments:
         self._fold(yg[:-1], xg[:-1])
         self.pending = (int(ids[-1]), yg[-1], xg[-1])
 
-    def update_rows(self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None = None) -> None:
-        """Fold rows that are each their own draw, ``Y_n = a_n·basis_n`` and ``X_n = basis_n`` (or the scalar
-        ``b_n``), as products of the coefficient vectors with ``basis [n,S]`` and its square: no other
-        ``[n,S]`` temporary (the common, i.i.d. case; entries' variances only)."""
+    def update_rows(
+        self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None = None, offset: torch.Tensor | None = None
+    ) -> None:
+        """Fold rows that are each their own draw, ``Y_n = a_n·basis_n (+ offset)`` and ``X_n = basis_n`` (or
+        the scalar ``b_n``), as products of the coefficient vectors with ``basis [n,S]`` and its square: no
+        other ``[n,S]`` temporary (the common, i.i.d. case; entries' variances only)."""
         square = basis * basis
         ones = torch.ones_like(a)
-        self.groups += len(a)
-        self.sy += a @ basis
+        n = len(a)
+        self.groups += n
+        ay = a @ basis
+        self.sy += ay
         self.syy += (a * a) @ square
+        x = ones @ basis if b is None else b.sum()
         if b is None:
-            self.sx += ones @ basis
+            self.sx += x
             self.syx += a @ square
             self.sxx += ones @ square
         else:
-            self.sx += b.sum()
+            self.sx += x
             self.syx += (a * b) @ basis
             self.sxx += (b * b).sum()
+        if offset is not None:  # Y_n + c: Σ(Y+c) = ΣY + n·c, Σ(Y+c)² = ΣY² + 2c·ΣY + n·c², Σ(Y+c)X = ΣYX + c·ΣX
+            self.sy += n * offset
+            self.syy += offset * (2 * ay + n * offset)
+            self.syx += offset * x
 
     def _fold(self, yg: torch.Tensor, xg: torch.Tensor) -> None:
         ones = torch.ones(yg.shape[0], dtype=yg.dtype, device=yg.device)  # sums as products: faster than sum(0)
@@ -128,8 +164,24 @@ class _RiseSums(Accumulator):
         self.shift: float | None = None  # scores are summed relative to the first chunk's mean, for accuracy
         self.pixels = RatioMoments((segmentation.shape[0] * segmentation.shape[1],), device)
         self.features = RatioMoments((segmentation.n_features,), device, full=rise.level == "feature")
+        self.control = None
+        if rise.control == "linear":
+            self.control = RegionControl(segmentation, coalitions.keep_rate, device)
+            self.refits = refit_rows(self.ids)
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
+        if self.control is None:
+            self._fold(z, keep, y)
+            return
+        while len(y):  # the control's slope may change only at its refit rows, wherever the chunks end
+            upcoming = [row - self.seen for row in self.refits if row > self.seen]
+            cut = min([len(y), *upcoming])
+            self._fold(z[:cut], keep[:cut], y[:cut])
+            if self.seen in self.refits:
+                self.control.refit()
+            z, keep, y = z[cut:], keep[cut:], y[cut:]
+
+    def _fold(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
         y = y.double()
         if self.shift is None:
             self.shift = float(y.mean()) if self.rise.normalize == "coverage" else 0.0
@@ -137,15 +189,22 @@ class _RiseSums(Accumulator):
         ids = self.ids[self.seen : self.seen + len(y)]
         self.seen += len(y)
         z = z.double()
+        keep = keep.reshape(len(y), -1).double()
+        pixel_offset = feature_offset = None
+        if self.control is not None:  # y − b·(g − ḡ), and b·E[(g − ḡ)·m] added back to every row
+            g = self.control.regressors(keep)
+            self.control.fold(g, y)
+            slope = self.control.slope
+            y = y - g @ slope
+            pixel_offset, feature_offset = slope @ self.control.pixel_cov, slope @ self.control.feature_cov
         # coverage: X = the keep-mask itself; expected: X = the row's keep rate (the design's mean is p)
         rate = None if self.rise.normalize == "coverage" else z.mean(1)
         if self.rise.level == "pixel":
-            keep = keep.reshape(len(y), -1).double()
             if self.singletons:
-                self.pixels.update_rows(y, keep, rate)
+                self.pixels.update_rows(y, keep, rate, pixel_offset)
             else:
-                self.pixels.update(y, keep, rate, ids)
-        self.features.update(y, z, rate, ids)
+                self.pixels.update(y, keep, rate, ids, pixel_offset)
+        self.features.update(y, z, rate, ids, feature_offset)
 
     def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
         scores, variance = self.features.estimate()

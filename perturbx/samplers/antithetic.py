@@ -22,4 +22,4 @@ class Antithetic(Sampler):
         pairs = (n_samples + 1) // 2
         u = torch.rand(pairs, n_features, generator=generator)
         z = torch.stack([u < self.p, 1.0 - u < self.p], 1).reshape(2 * pairs, n_features)[:n_samples]
-        return Coalitions(z.float(), groups=torch.arange(n_samples) // 2)
+        return Coalitions(z.float(), groups=torch.arange(n_samples) // 2, keep_rate=self.p)

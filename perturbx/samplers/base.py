@@ -18,13 +18,16 @@ class Coalitions:
     two chains of a permutation and its reverse, one Saltelli design point): consecutive rows share a
     number, which never decreases; ``None`` means every row is its own draw. Standard errors treat
     groups, not rows, as the independent units. ``fixed`` marks a deterministic design (exhaustive,
-    leave-one-out): nothing is estimated, so every standard error is exactly 0.
+    leave-one-out): nothing is estimated, so every standard error is exactly 0. ``keep_rate`` is set when
+    every row, taken alone, keeps each feature independently with this one probability (estimators that
+    need the design's exact moments, such as RISE's control variate, ask).
     """
 
     z: torch.Tensor
     weights: torch.Tensor | None = None
     groups: torch.Tensor | None = None
     fixed: bool = False
+    keep_rate: float | None = None
 
     def __len__(self) -> int:
         return self.z.shape[0]

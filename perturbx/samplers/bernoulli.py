@@ -17,4 +17,4 @@ class Bernoulli(Sampler):
 
     def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Coalitions:
         z = (torch.rand(n_samples, n_features, generator=generator) < self.p).float()
-        return Coalitions(z)
+        return Coalitions(z, keep_rate=self.p)

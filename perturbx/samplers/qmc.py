@@ -34,4 +34,4 @@ class QuasiRandom(Sampler):
             torch.quasirandom.SobolEngine(n_features, scramble=True, seed=seed).draw(size, dtype=torch.float64)
             for seed in seeds
         ])[:n_samples]
-        return Coalitions((u < self.p).float(), groups=torch.arange(n_samples) // size)
+        return Coalitions((u < self.p).float(), groups=torch.arange(n_samples) // size, keep_rate=self.p)
