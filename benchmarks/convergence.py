@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
     parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
+    parser.add_argument("--rank-levels", default="0.9,0.95", help="rank correlations to report queries for")
+    parser.add_argument("--l2-levels", default="", help="relative L2 distances to report queries for")
     args = parser.parse_args()
 
     model = px.models.load(args.model)
@@ -157,18 +160,26 @@ def main() -> None:
         print(f"{name}: target {target}, reference {args.reference} rows in {time.perf_counter() - start:.0f} s")
         for label, sampler in designs.items():
             for seed in range(args.seeds):
-                start = time.perf_counter()
-                trace = viz.convergence_trace(
-                    make(sampler, seed), adapter, x, target, every=args.every, max_samples=args.max, reference=ref_map
-                )
-                seconds = time.perf_counter() - start
-                record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
+                path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
+                saved = json.loads(path.read_text()) if path.exists() else {}
+                if saved.get("max") == args.max and saved.get("every") == args.every:  # finished earlier: reuse
+                    seconds = saved.pop("seconds")
+                    trace = Trace(**{k: saved[k] for k in ("queries", "error", "rank", "l2")})
+                else:
+                    start = time.perf_counter()
+                    trace = viz.convergence_trace(
+                        make(sampler, seed), adapter, x, target, every=args.every, max_samples=args.max,
+                        reference=ref_map,
+                    )
+                    seconds = time.perf_counter() - start
+                    path.write_text(json.dumps({**vars(trace), "seconds": seconds, "max": args.max,
+                                                "every": args.every}))
+                record = rows.setdefault(label, new_record())
                 record["reach"].append(trace.first_within(RANK, L2))
-                record["curves"].append((trace.queries, trace.l2))
+                record["traces"].append(trace)
+                record["images"].append(name)
                 record["seconds_per_query"].append(seconds / trace.queries[-1])
                 record["stop"].append([stop_outcome(trace, t) for t in tolerances])
-                path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
-                path.write_text(json.dumps(vars(trace)))
                 if seed == 0 and name == args.images.split(",")[0]:
                     traces_for_figure[label] = trace
                 print(
@@ -177,7 +188,7 @@ def main() -> None:
                     f"({seconds:.0f} s)"
                 )
         if args.method == "kernelshap" and args.peers:
-            peer_runs(model, x, target, labels, ref_map, args, rows)
+            peer_runs(model, x, target, labels, ref_map, args, rows, name, out)
     report(rows, tolerances, args)
     figure = viz.convergence_figure(
         traces_for_figure,
@@ -195,9 +206,11 @@ def peer_runs(
     ref_map: torch.Tensor,
     args: argparse.Namespace,
     rows: dict[str, dict[str, list]],
+    name: str,
+    out: Path,
 ) -> None:
-    """Captum KernelShap and shap KernelExplainer at doubling budgets: the first budget from which the map
-    stays within the bar."""
+    """Captum KernelShap and shap KernelExplainer at doubling budgets (each budget a fresh run): the first
+    budget from which the map stays within the bar. Finished runs are kept in ``out`` and reused."""
     import shap
     from captum.attr import KernelShap
 
@@ -238,72 +251,109 @@ def peer_runs(
 
     for label, run in {"Captum KernelShap": captum, "shap KernelExplainer": shap_kernel}.items():
         for seed in range(args.seeds):
-            within, seconds, reached, l2s = [], [], None, []
+            path = out / f"kernelshap_{args.model}_{name}_{label.split()[0]}_{seed}.json"
+            saved = json.loads(path.read_text()) if path.exists() else {}
+            trace, seconds = Trace(), []
             for budget in budgets(args.every * 2, args.max):
-                count["images"] = 0
-                start = time.perf_counter()
-                saliency = run(budget, seed)
-                seconds.append((time.perf_counter() - start) / max(count["images"], 1))
-                rank, l2 = agreement(saliency, ref_map)
-                within.append((count["images"], rank >= RANK and l2 <= L2))
-                l2s.append(l2)
-                print(f"  {label} seed {seed} budget {budget}: {count['images']} queries, rank {rank:.3f} l2 {l2:.3f}")
-            for k in range(len(within)):
-                if all(ok for _, ok in within[k:]):
-                    reached = within[k][0]
-                    break
-            record = rows.setdefault(label, {"reach": [], "seconds_per_query": [], "stop": [], "curves": []})
-            record["reach"].append(reached)
-            record["curves"].append(([q for q, _ in within], l2s))
+                if str(budget) in saved:
+                    queries, rank, l2, per_query = saved[str(budget)]
+                else:
+                    count["images"] = 0
+                    start = time.perf_counter()
+                    saliency = run(budget, seed)
+                    queries = count["images"]
+                    per_query = (time.perf_counter() - start) / max(queries, 1)
+                    rank, l2 = agreement(saliency, ref_map)
+                    saved[str(budget)] = [queries, rank, l2, per_query]
+                    path.write_text(json.dumps(saved))
+                trace.queries.append(queries)
+                trace.rank.append(rank)
+                trace.l2.append(l2)
+                trace.error.append(math.nan)
+                seconds.append(per_query)
+                print(f"  {label} seed {seed} budget {budget}: {queries} queries, rank {rank:.3f} l2 {l2:.3f}")
+            record = rows.setdefault(label, new_record())
+            record["reach"].append(trace.first_within(RANK, L2))
+            record["traces"].append(trace)
+            record["images"].append(name)
             record["seconds_per_query"].append(float(np.mean(seconds)))
 
 
+def new_record() -> dict[str, list]:
+    """Per design, one entry per (image, seed)."""
+    return {"reach": [], "seconds_per_query": [], "stop": [], "traces": [], "images": []}
+
+
+def queries_to(trace: Trace, level: float, kind: str) -> float | None:
+    """Queries from which the map stays at rank >= ``level`` (``kind='rank'``) or L2 <= ``level``, interpolated
+    between checkpoints on log-log scales (errors fall as a power of the queries); None if not reached."""
+    values = trace.rank if kind == "rank" else trace.l2
+    error = [1 - v if kind == "rank" else v for v in values]
+    goal = 1 - level if kind == "rank" else level
+    ok = [e <= goal for e in error]
+    for k in range(len(ok)):
+        if all(ok[k:]):
+            if k == 0 or not error[k - 1] > error[k] > 0:
+                return float(trace.queries[k])
+            t = math.log(error[k - 1] / goal) / math.log(error[k - 1] / error[k])
+            q0, q1 = math.log(trace.queries[k - 1]), math.log(trace.queries[k])
+            return math.exp(q0 + t * (q1 - q0))
+    return None
+
+
 def report(rows: dict[str, dict[str, list]], tolerances: list[float], args: argparse.Namespace) -> None:
-    """Mean queries to the bar per design (None: not within --max), ratios to i.i.d., and the stopping rule."""
+    """Queries to the bar and to each level per design (means over images and seeds), ratios to i.i.d. and
+    to Captum, wall-time ratios, and what the stopping rule spends and achieves at each tolerance."""
     baseline_name = next(iter(rows))
+    peer = "Captum KernelShap" if "Captum KernelShap" in rows else None
 
-    def mean_reach(label: str) -> float:
-        """Mean over seeds; a seed that never reached the bar counts as --max + 1 (so the mean is a lower bound)."""
-        return float(np.mean([args.max + 1 if r is None else r for r in rows[label]["reach"]]))
+    def mean_of(values: list[float | None]) -> tuple[float, int]:
+        """Mean, counting a run that never got there as --max + 1 (so the mean is a lower bound), and misses."""
+        return float(np.mean([args.max + 1 if v is None else v for v in values])), sum(v is None for v in values)
 
-    base = mean_reach(baseline_name)
-    base_time = base * float(np.mean(rows[baseline_name]["seconds_per_query"]))
+    levels = [("rank", float(v)) for v in args.rank_levels.split(",") if v] + [
+        ("l2", float(v)) for v in args.l2_levels.split(",") if v
+    ]
     print(
-        f"\nbar: rank correlation >= {RANK} and relative L2 <= {L2} vs the reference; means over {args.seeds} "
-        f"seeds; ratios against {baseline_name} at its bar (an oracle fixed N)"
+        f"\nmeans over {len(rows[baseline_name]['traces'])} runs (images x seeds); a run that never got there "
+        f"counts as {args.max + 1} (marked *: the mean is a lower bound); ratios to {baseline_name}"
+        + (f" and to {peer}" if peer else "")
     )
-    target = float(np.mean([l2[-1] for _, l2 in rows[baseline_name]["curves"]]))
-
-    def to_target(label: str) -> float:
-        """Mean queries from which the relative L2 stays <= the baseline's mean L2 at --max (--max + 1 if never)."""
-        found = []
-        for queries, l2 in rows[label]["curves"]:
-            stays = [k for k in range(len(l2)) if all(d <= target for d in l2[k:])]
-            found.append(queries[stays[0]] if stays else args.max + 1)
-        return float(np.mean(found))
-
-    print(
-        f"{'design':<28} {'queries to bar':>30} {'query ratio':>12} {'time ratio':>11} "
-        f"{'queries to L2 ' + format(target, '.4f'):>22} {'ratio':>6}"
-    )
+    goals = [("bar", None), *levels]
+    names = [f"bar (rank>={RANK:g}, L2<={L2:g})" if kind == "bar" else f"{kind} {level:g}" for kind, level in goals]
+    header = f"{'design':<32}" + "".join(f"{n:>26}" for n in names)
+    print(header + f"{'s/query ratio':>15}")
+    table: dict[str, list[float]] = {}
     for label, record in rows.items():
-        reach = mean_reach(label)
-        seconds = reach * float(np.mean(record["seconds_per_query"]))
-        missed = sum(r is None for r in record["reach"])
-        shown = f"{reach:.0f}" + (f" ({missed} not within --max)" if missed else "")
-        matched = to_target(label)
-        print(
-            f"{label:<28} {shown:>30} {reach / base:>12.2f} {seconds / base_time:>11.2f} {matched:>22.0f} "
-            f"{matched / to_target(baseline_name):>6.2f}"
-        )
+        cells, means = [], []
+        for kind, level in goals:
+            reached = record["reach"] if kind == "bar" else [queries_to(t, level, kind) for t in record["traces"]]
+            mean, missed = mean_of(reached)
+            means.append(mean)
+            cells.append(f"{mean:.0f}{'*' if missed else ''}")
+        table[label] = means
+        speed = float(np.mean(record["seconds_per_query"])) / float(np.mean(rows[baseline_name]["seconds_per_query"]))
+        print(f"{label:<32}" + "".join(f"{c:>26}" for c in cells) + f"{speed:>15.2f}")
+    for reference in [baseline_name] + ([peer] if peer else []):
+        print(f"query ratios to {reference}:")
+        for label, means in table.items():
+            ratios = [m / b for m, b in zip(means, table[reference])]
+            print(f"  {label:<30}" + "".join(f"{r:>26.2f}" for r in ratios))
+    fixed = max(args.max + 1 if r is None else r for r in rows[baseline_name]["reach"])
+    print(f"\nfixed N that meets the bar in every run of {baseline_name}: {fixed}")
+    for label, record in rows.items():
+        if not record["stop"]:
+            continue
+        print(f"stopping rule, {label}:")
         for k, tolerance in enumerate(tolerances):
-            if not record["stop"]:
-                continue
-            used = float(np.mean([s[k][0] for s in record["stop"]]))
+            used = [s[k][0] for s in record["stop"]]
             met = sum(s[k][1] for s in record["stop"])
+            ranks = [t.rank[t.queries.index(q)] for t, q in zip(record["traces"], used)]
             print(
-                f"    stop tolerance {tolerance:<6g}: {used:>6.0f} queries ({used / base:.2f} of i.i.d. at its bar), "
-                f"bar met in {met}/{len(record['stop'])} seeds"
+                f"    tolerance {tolerance:<6g}: mean {np.mean(used):>6.0f} queries (max {max(used)}), "
+                f"{np.mean(used) / table[baseline_name][0]:.2f} of i.i.d. at its bar, "
+                f"{np.mean(used) / fixed:.2f} of the fixed N; bar met in {met}/{len(used)}; "
+                f"rank at stop {np.mean(ranks):.3f} (min {min(ranks):.3f})"
             )
 
 
