@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--tolerances", default="0.05,0.03,0.02", help="stopping-rule tolerances to report")
     parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap)")
     parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
+    parser.add_argument("--peer-seeds", type=int, default=None, help="seeds of each peer (default: --seeds)")
     parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
     parser.add_argument("--rank-levels", default="0.9,0.95", help="rank correlations to report queries for")
@@ -250,7 +251,7 @@ def peer_runs(
         return torch.from_numpy(np.asarray(values).reshape(-1)[:m]).float()[labels]
 
     for label, run in {"Captum KernelShap": captum, "shap KernelExplainer": shap_kernel}.items():
-        for seed in range(args.seeds):
+        for seed in range(args.seeds if args.peer_seeds is None else args.peer_seeds):
             path = out / f"kernelshap_{args.model}_{name}_{label.split()[0]}_{seed}.json"
             saved = json.loads(path.read_text()) if path.exists() else {}
             trace, seconds = Trace(), []
