@@ -128,7 +128,7 @@ def test_pixel_map_is_unbiased_and_its_intervals_cover_95_percent(sampler: objec
     grid = Grid(cells=CELLS, edges="bilinear", shift=True)
     truth = pixel_truth(grid.segment(torch.zeros(3, SIZE, SIZE), torch.Generator()))
     errors, stderrs = [], []
-    for seed in range(250):
+    for seed in range(400):  # 250 seeds still move the rate by ±1.5% (plain RISE: 93.9% on 0-249, 96.1% on 250-499)
         result = run({**CONTROL, "normalize": normalize}, sampler, 600, seed)
         errors.append(result.pixels.double() - truth)
         stderrs.append(result.pixels_stderr.double())
