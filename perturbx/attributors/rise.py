@@ -22,7 +22,9 @@ class Rise(Attributor):
     """``Σ_n y_n·m_n / Σ_n m_n`` per pixel over the actual (soft, shifted) keep-masks, and
     ``Σ_n y_n·z_n / Σ_n z_n`` per feature. ``normalize='expected'`` divides by ``N·p`` instead,
     as the original code did (``p`` = mean keep rate of the design). Standard errors: both are ratio
-    estimators, whose first-order variance is streamed from float64 moments of the independent draws."""
+    estimators, whose first-order variance is streamed from float64 moments of the independent draws.
+    ``control='linear'`` estimates the same map with less noise (a regression control variate,
+    :mod:`perturbx.attributors.control`)."""
 
     anytime: ClassVar[bool] = True
 
