@@ -79,6 +79,15 @@ def images() -> torch.Tensor:
 
 
 @pytest.fixture
+def one_thread() -> None:
+    """Hundreds of tiny solves: thread start-up, not arithmetic, would dominate on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_cnn() -> TinyCNN:
     return TinyCNN().eval()
 

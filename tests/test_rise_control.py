@@ -17,6 +17,7 @@ from perturbx.segmenters.grid import Grid
 from perturbx.segmenters.segmentation import Segmentation, shifted_cells
 
 CONTROL = {"name": "rise", "control": "linear"}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def brute_moments(segmentation: Segmentation, control: RegionControl, p: float) -> tuple[torch.Tensor, ...]:
@@ -112,14 +113,6 @@ def run(attributor: object, sampler: object, n: int, seed: int, chunk: int = 100
         z = coalitions.z[index]
         accumulator.update(z, segmentation.keep_masks(z, index), y[index].float())
     return accumulator.result()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("sampler", ["bernoulli", "antithetic", {"name": "qmc", "block": 32}])

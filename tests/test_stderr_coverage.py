@@ -23,6 +23,7 @@ C = torch.tensor([0.8, -0.5, 0.3, 1.2, 0.1, -0.2], dtype=torch.float64)
 TERMS = [((0, 1), 0.9), ((2, 3, 4), -1.5), ((4, 5), 0.7)]  # interactions, so that no estimate is exact
 BIAS = 0.3
 SEEDS = 400
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model(z: torch.Tensor) -> torch.Tensor:
@@ -88,15 +89,6 @@ def sobol_truth(order: str) -> torch.Tensor:
         else:  # E[Var(f | a_~i)] / Var f
             out[i] = f.view(*[2] * M).movedim(i, -1).reshape(-1, 2).var(1, unbiased=False).mean() / variance
     return out
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    """Hundreds of tiny solves: thread start-up, not arithmetic, would dominate on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(attributor: object, sampler: object, n: int, seed: int) -> px.attributors.base.Attribution:
