@@ -65,9 +65,9 @@ def shap_pipeline(segments: dict, sampler: object, seed: int) -> px.Pipeline:
     )
 
 
-def stop_outcome(trace: Trace, tolerance: float) -> tuple[int, bool]:
+def stop_outcome(trace: Trace, tolerance: float, measure: str = "range") -> tuple[int, bool]:
     """Queries the stopping rule spends at ``tolerance`` and whether its map meets the bar there."""
-    for k, error in enumerate(trace.error):
+    for k, error in enumerate(trace.error if measure == "range" else trace.shortfall):
         if error < tolerance:
             return trace.queries[k], trace.rank[k] >= RANK and trace.l2[k] <= L2
     return trace.queries[-1], trace.rank[-1] >= RANK and trace.l2[-1] <= L2
@@ -95,6 +95,9 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=4000, help="most rows traced per design and seed")
     parser.add_argument("--every", type=int, default=100, help="rows between checkpoints")
     parser.add_argument("--tolerances", default="0.05,0.03,0.02", help="stopping-rule tolerances to report")
+    parser.add_argument(
+        "--shortfalls", default="0.03,0.02,0.01", help="tolerances of the rule's measure: correlation to report"
+    )
     parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap)")
     parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
     parser.add_argument("--peer-seeds", type=int, default=None, help="seeds of each peer (default: --seeds)")
@@ -106,7 +109,9 @@ def main() -> None:
 
     model = px.models.load(args.model)
     adapter = px.ModelAdapter(model, progress=False)
-    tolerances = [float(t) for t in args.tolerances.split(",")]
+    tolerances = [("range", float(t)) for t in args.tolerances.split(",")] + [
+        ("correlation", float(t)) for t in args.shortfalls.split(",") if t
+    ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, list]] = {}
@@ -165,7 +170,7 @@ def main() -> None:
                 saved = json.loads(path.read_text()) if path.exists() else {}
                 if saved.get("max") == args.max and saved.get("every") == args.every:  # finished earlier: reuse
                     seconds = saved.pop("seconds")
-                    trace = Trace(**{k: saved[k] for k in ("queries", "error", "rank", "l2")})
+                    trace = Trace(**{k: saved.get(k, []) for k in ("queries", "error", "rank", "l2", "shortfall")})
                 else:
                     start = time.perf_counter()
                     trace = viz.convergence_trace(
@@ -180,7 +185,7 @@ def main() -> None:
                 record["traces"].append(trace)
                 record["images"].append(name)
                 record["seconds_per_query"].append(seconds / trace.queries[-1])
-                record["stop"].append([stop_outcome(trace, t) for t in tolerances])
+                record["stop"].append([stop_outcome(trace, t, measure) for measure, t in tolerances])
                 if seed == 0 and name == args.images.split(",")[0]:
                     traces_for_figure[label] = trace
                 print(
@@ -193,7 +198,7 @@ def main() -> None:
     report(rows, tolerances, args)
     figure = viz.convergence_figure(
         traces_for_figure,
-        tolerance=min(tolerances),
+        tolerance=min(t for measure, t in tolerances if measure == "range"),
         title=f"{args.method} on {args.model}: error and agreement with a {args.reference}-row reference",
     )
     print(f"wrote {viz.save(figure, out / f'convergence_{args.method}_{args.model}.png')}")
@@ -302,7 +307,7 @@ def queries_to(trace: Trace, level: float, kind: str) -> float | None:
     return None
 
 
-def report(rows: dict[str, dict[str, list]], tolerances: list[float], args: argparse.Namespace) -> None:
+def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]], args: argparse.Namespace) -> None:
     """Queries to the bar and to each level per design (means over images and seeds), ratios to i.i.d. and
     to Captum, wall-time ratios, and what the stopping rule spends and achieves at each tolerance."""
     baseline_name = next(iter(rows))
@@ -346,12 +351,12 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[float], args: argp
         if not record["stop"]:
             continue
         print(f"stopping rule, {label}:")
-        for k, tolerance in enumerate(tolerances):
+        for k, (measure, tolerance) in enumerate(tolerances):
             used = [s[k][0] for s in record["stop"]]
             met = sum(s[k][1] for s in record["stop"])
             ranks = [t.rank[t.queries.index(q)] for t, q in zip(record["traces"], used)]
             print(
-                f"    tolerance {tolerance:<6g}: mean {np.mean(used):>6.0f} queries (max {max(used)}), "
+                f"    {measure} < {tolerance:<6g}: mean {np.mean(used):>6.0f} queries (max {max(used)}), "
                 f"{np.mean(used) / table[baseline_name][0]:.2f} of i.i.d. at its bar, "
                 f"{np.mean(used) / fixed:.2f} of the fixed N; bar met in {met}/{len(used)}; "
                 f"rank at stop {np.mean(ranks):.3f} (min {min(ranks):.3f})"

@@ -56,19 +56,21 @@ def test_pixel_stderr_is_the_projected_feature_covariance(images: torch.Tensor, 
 
 
 @pytest.mark.parametrize(
-    ("sampler", "attributor", "tolerance"),
+    ("sampler", "attributor", "tolerance", "measure"),
     [
-        ("antithetic", "rise", 0.1),
-        ({"name": "kernelshap", "exhaustive": False}, "kernelshap", 0.05),
-        ("permutation", "shapley_sampling", 0.05),
-        ("sobol", "sobol", 0.2),
+        ("antithetic", "rise", 0.1, "range"),
+        ({"name": "kernelshap", "exhaustive": False}, "kernelshap", 0.05, "range"),
+        ("permutation", "shapley_sampling", 0.05, "range"),
+        ("sobol", "sobol", 0.2, "range"),
+        ({"name": "qmc", "block": 32}, {"name": "rise", "control": "linear"}, 0.02, "correlation"),
+        ({"name": "kernelshap", "exhaustive": False}, "kernelshap", 0.02, "correlation"),
     ],
 )
 def test_stopping_rule_is_batch_invariant_and_per_image(
-    images: torch.Tensor, sampler: object, attributor: str, tolerance: float
+    images: torch.Tensor, sampler: object, attributor: object, tolerance: float, measure: str
 ) -> None:
     model, images = TinyCNN().eval(), images[..., :16, :16]
-    stop = {**STOP, "tolerance": tolerance, "max_samples": 600}
+    stop = {**STOP, "tolerance": tolerance, "max_samples": 600, "measure": measure}
     explainer = pipe(sampler=sampler, attributor=attributor, segmenter={"name": "grid", "cells": 2}, stop=stop)
     together = explainer.explain(model, images, target=0, **RUN)
     assert together.converged.all() and (together.error < tolerance).all()
@@ -171,7 +173,9 @@ def test_an_experiment_sweeps_the_tolerance() -> None:
     assert list(variants) == ["rise[tolerance=0.1]", "rise[tolerance=0.02]"]
     built = [px.build("explainer", v) for v in variants.values()]
     assert [b.stop.tolerance for b in built] == [0.1, 0.02]
-    assert built[1].spec()["stop"] == {"tolerance": 0.02, "check_every": 64, "min_samples": 64, "max_samples": 8000}
+    assert built[1].spec()["stop"] == {
+        "tolerance": 0.02, "check_every": 64, "min_samples": 64, "max_samples": 8000, "measure": "range"
+    }
 
 
 def test_convergence_trace_and_figures(images: torch.Tensor) -> None:

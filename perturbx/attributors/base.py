@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
-from perturbx.attributors.uncertainty import relative_error
+from perturbx.attributors.uncertainty import correlation_shortfall, relative_error
 from perturbx.registry import Component
 from perturbx.samplers.base import Coalitions, Sampler
 from perturbx.segmenters.segmentation import Segmentation
@@ -40,10 +41,15 @@ class Accumulator:
         """The feature scores and the pixel map from everything seen so far."""
         raise NotImplementedError
 
-    def error(self) -> float:
-        """The stopping rule's measure on everything seen so far: max stderr / range of the estimate
-        (NaN when the method has no error estimate)."""
+    def error(self, measure: str = "range") -> float:
+        """The stopping rule's ``measure`` on everything seen so far (NaN without an error estimate):
+        ``range``, max stderr / range of the estimate; ``correlation``, 1 − its expected correlation with the
+        converged map (here from the mean variance, which overstates it when errors are shared)."""
         result = self.result()
+        if measure == "correlation":
+            stderr = result.pixels_stderr
+            noise = math.nan if stderr is None else float(stderr.double().pow(2).mean())
+            return correlation_shortfall(result.pixels, noise)
         return relative_error(result.pixels, result.pixels_stderr)
 
 

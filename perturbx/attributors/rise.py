@@ -10,7 +10,7 @@ from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
 from perturbx.attributors.control import RegionControl, refit_rows
-from perturbx.attributors.uncertainty import project_variance, relative_error
+from perturbx.attributors.uncertainty import centred_noise, correlation_shortfall, project_variance, relative_error
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
@@ -157,6 +157,46 @@ class RatioMoments:
         return r, spread * (groups / (groups - 1)) / (sx * sx)
 
 
+class BatchRatios:
+    """``K`` interleaved sub-estimates of a ratio map (draw ``g`` goes to batch ``g mod K``), for the noise of
+    the map as a whole: RISE's errors are largely shared by all pixels (every pixel sees the same scores), and
+    only the part that differs between pixels moves their ranks."""
+
+    def __init__(self, size: int, device: torch.device, batches: int = 16) -> None:
+        self.batches = batches
+        self.sy = torch.zeros(batches, size, dtype=torch.float64, device=device)
+        self.sx = torch.zeros(batches, size, dtype=torch.float64, device=device)
+        self.draws = torch.zeros(batches, dtype=torch.float64)
+        self.last = -1
+
+    def update(
+        self, a: torch.Tensor, basis: torch.Tensor, b: torch.Tensor | None, ids: torch.Tensor,
+        offset: torch.Tensor | None,
+    ) -> None:
+        """Fold rows ``Y_n = a_n·basis_n (+ offset)``, ``X_n = basis_n`` (or the scalar ``b_n``) of groups ``ids``."""
+        member = torch.nn.functional.one_hot(ids % self.batches, self.batches).T.to(basis)  # [K,n]
+        self.sy += (member * a) @ basis
+        if offset is not None:
+            self.sy += member.sum(1, keepdim=True) * offset
+        self.sx += member @ basis if b is None else (member @ b)[:, None]
+        fresh = ids.unique()
+        fresh = fresh[fresh > self.last].cpu()
+        self.draws += torch.bincount(fresh % self.batches, minlength=self.batches).double()
+        self.last = int(ids[-1])
+
+    def centred_noise(self, estimate: torch.Tensor) -> float:
+        """Mean squared error of the map's entries about their mean: ``Σ_k ‖c(R_k − R)‖² / P`` over the batches
+        ``k``, divided by ``Σ_k (G/G_k − 1)`` (its expectation per unit of that error, ``G_k`` draws in batch k)."""
+        used = self.draws > 0
+        if int(used.sum()) < 2:
+            return math.nan
+        maps = self.sy[used] / self.sx[used].clamp_min(1e-12)
+        deviation = maps - estimate.reshape(1, -1)
+        deviation = deviation - deviation.mean(1, keepdim=True)
+        scale = float((self.draws.sum() / self.draws[used] - 1).sum())
+        return float((deviation**2).mean(1).sum()) / scale
+
+
 class _RiseSums(Accumulator):
     def __init__(self, rise: Rise, segmentation: Segmentation, coalitions: Coalitions) -> None:
         device = segmentation.masks.device
@@ -166,6 +206,7 @@ class _RiseSums(Accumulator):
         self.shift: float | None = None  # scores are summed relative to the first chunk's mean, for accuracy
         self.pixels = RatioMoments((segmentation.shape[0] * segmentation.shape[1],), device)
         self.features = RatioMoments((segmentation.n_features,), device, full=rise.level == "feature")
+        self.batches = BatchRatios(segmentation.shape[0] * segmentation.shape[1], device)
         self.control = None
         if rise.control == "linear":
             self.control = RegionControl(segmentation, coalitions.keep_rate, device)
@@ -206,6 +247,7 @@ class _RiseSums(Accumulator):
                 self.pixels.update_rows(y, keep, rate, pixel_offset)
             else:
                 self.pixels.update(y, keep, rate, ids, pixel_offset)
+            self.batches.update(y, keep, rate, ids.to(keep.device), pixel_offset)
         self.features.update(y, z, rate, ids, feature_offset)
 
     def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,11 +259,16 @@ class _RiseSums(Accumulator):
         scores, variance = scores.view(self.segmentation.shape), variance.view(self.segmentation.shape)
         return scores + (self.shift or 0.0), torch.zeros_like(variance) if self.fixed else variance
 
-    def error(self) -> float:
+    def error(self, measure: str = "range") -> float:
         if self.rise.level == "feature":
             scores, covariance = self._features()
+            if measure == "correlation":
+                return correlation_shortfall(scores, 0.0 if self.fixed else centred_noise(covariance))
             return relative_error(scores, covariance.diagonal().clamp_min(0).sqrt())
         scores, variance = self._pixels()
+        if measure == "correlation":
+            noise = 0.0 if self.fixed else self.batches.centred_noise(scores.flatten() - (self.shift or 0.0))
+            return correlation_shortfall(scores, noise)
         return relative_error(scores, variance.sqrt())
 
     def result(self) -> Attribution:

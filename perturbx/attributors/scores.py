@@ -3,13 +3,20 @@ design look-ups."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from perturbx.attributors.base import Accumulator, Attribution
-from perturbx.attributors.uncertainty import influence_covariance, project_variance, relative_error
+from perturbx.attributors.uncertainty import (
+    centred_noise,
+    correlation_shortfall,
+    influence_covariance,
+    project_variance,
+    relative_error,
+)
 from perturbx.errors import PerturbxError
 from perturbx.samplers.base import Coalitions
 from perturbx.segmenters.segmentation import Segmentation
@@ -55,8 +62,10 @@ class ScoreCollector(Accumulator):
         groups = self.groups if self.groups is not None else torch.arange(len(y))
         return scores, influence_covariance(estimate.influence, groups)
 
-    def error(self) -> float:
+    def error(self, measure: str = "range") -> float:
         scores, covariance = self.estimate()
+        if measure == "correlation":
+            return correlation_shortfall(scores, math.nan if covariance is None else centred_noise(covariance))
         return relative_error(scores, None if covariance is None else covariance.diagonal().clamp_min(0).sqrt())
 
     def result(self) -> Attribution:

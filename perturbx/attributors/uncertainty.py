@@ -41,6 +41,24 @@ def project_variance(segmentation: Segmentation, covariance: torch.Tensor) -> to
     return ((covariance @ weights) * weights).sum(0).clamp_min(0).view(segmentation.shape)
 
 
+def correlation_shortfall(estimate: torch.Tensor, noise: float) -> float:
+    """``1 − ρ``, ``ρ = sqrt(1 − noise / variance of the estimate's entries)``: the correlation the estimate is
+    expected to have with its converged value, ``noise`` being the mean squared error of the entries about
+    their own mean (the part of the error shared by all entries moves no rank). NaN if unknown."""
+    if math.isnan(noise):
+        return math.nan
+    if noise <= 0.0:
+        return 0.0
+    spread = float(estimate.double().var(unbiased=False))
+    return 1.0 - math.sqrt(1.0 - noise / spread) if spread > noise else 1.0
+
+
+def centred_noise(covariance: torch.Tensor) -> float:
+    """Mean squared error of entries about their mean, from their covariance: ``(tr C − 1ᵀC1 / M) / M``."""
+    m = covariance.shape[0]
+    return float((covariance.trace() - covariance.sum() / m) / m)
+
+
 def relative_error(estimate: torch.Tensor, stderr: torch.Tensor | None) -> float:
     """Covert & Lee's convergence measure ``max(stderr) / (max − min of the estimate)`` (NaN if unknown)."""
     if stderr is None or stderr.numel() == 0:

@@ -62,7 +62,7 @@ def run(
                 if bar is not None:
                     bar.update(len(index))
             start = mark
-            if mark < total and stop.met(accumulator.error()):
+            if mark < total and stop.met(accumulator.error(stop.measure)):
                 break
     if bar is not None and start < total:
         bar.total -= total - start

@@ -157,7 +157,7 @@ class Pipeline(Explainer):
             accumulator = self.attributor.start(job.segmentation, job.coalitions, y0)
             queries += engine.run(job, accumulator, adapter, score, size, bar, self.stop)
             found = accumulator.result()
-            errors.append(accumulator.error())
+            errors.append(accumulator.error("range" if self.stop is None else self.stop.measure))
             weight = None if found.weight is None else self.view.back(found.weight, job.view)
             stderr = None if found.pixels_stderr is None else self.view.back(found.pixels_stderr, job.view)
             parts.append(Attribution(found.features, self.view.back(found.pixels, job.view), weight,
