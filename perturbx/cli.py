@@ -108,7 +108,8 @@ def explain(args: argparse.Namespace) -> int:
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
     if exp.converged is not None:
         state = "converged" if bool(exp.converged[0]) else "not converged (max_samples reached)"
-        print(f"stopping rule: {state}; relative error {float(exp.error[0]):.4f} (max stderr / range, tolerance "
+        measured = "max stderr / range" if explainer.stop.measure == "range" else "1 - expected correlation"
+        print(f"stopping rule: {state}; error {float(exp.error[0]):.4f} ({measured}, tolerance "
               f"{explainer.stop.tolerance:g}) after {int(exp.queries[0])} queries")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"
     stderr = exp.stderr[0] if exp.converged is not None and exp.stderr is not None else None

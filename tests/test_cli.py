@@ -86,5 +86,5 @@ def test_tolerance_stops_early_and_reports_the_error(tmp_path: Path, capsys: pyt
     code, stdout, _ = run(capsys, "explain", "--quiet", "--tolerance", "0.5", "--out", str(out))
     assert code == 0
     assert "model queries: 65" in stdout  # converged at the first check, 64 masks and the photo
-    assert "stopping rule: converged; relative error" in stdout
+    assert "stopping rule: converged; error" in stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
