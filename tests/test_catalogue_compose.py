@@ -152,7 +152,8 @@ def test_batch_size_and_batch_do_not_change_maps(model: torch.nn.Module, x: torc
     assert torch.allclose(together.maps[1], alone.maps[0], atol=1e-5)
 
 
-CONFIGS = ["lime", "kernelshap", "occlusion", "pda", "ciu", "sobol", "shapley-sampling", "pami", "pami_windows"]
+CONFIGS = ["lime", "kernelshap", "occlusion", "pda", "ciu", "sobol", "shapley-sampling", "pami", "pami_windows",
+           "rise_anytime"]
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -165,6 +166,9 @@ def test_method_configs_run_scaled_down(model: torch.nn.Module, name: str) -> No
                 "view": {**spec["view"], "shifts": spec["view"]["shifts"][:2]}}
     elif spec["segmenter"]["name"] == "disks":
         spec = {**spec, "segmenter": {**spec["segmenter"], "stride": 24}}
+    elif "stop" in spec:
+        spec = {**spec, "sampler": {**spec["sampler"], "block": 8},
+                "stop": {**spec["stop"], "min_samples": 32, "check_every": 16, "max_samples": 96}}
     else:
         spec = {**spec, "n_samples": 40}
     explainer = px.build("explainer", spec)
