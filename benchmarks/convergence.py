@@ -307,6 +307,34 @@ def queries_to(trace: Trace, level: float, kind: str) -> float | None:
     return None
 
 
+def error_constants(rows: dict[str, dict[str, list]], baseline: str, peer: str | None, start: int = 1000) -> None:
+    """Fit ``L2² = a_d / N + c`` to every checkpoint from ``start`` queries on, one ``a_d`` per design and one
+    ``c`` for all (the reference's own squared error, shared by every comparison with it): ``a_d`` is a design's
+    squared error times its queries, so ``a_d / a_baseline`` is the share of queries it needs for the same
+    error, free of the floor the reference puts under every distance."""
+    labels = list(rows)
+    design, target = [], []
+    for j, label in enumerate(labels):
+        for trace in rows[label]["traces"]:
+            for q, l2 in zip(trace.queries, trace.l2):
+                if q >= start:
+                    row = [0.0] * (len(labels) + 1)
+                    row[j], row[-1] = 1.0 / q, 1.0
+                    design.append(row)
+                    target.append(l2 * l2)
+    if not design:
+        return
+    solution = np.linalg.lstsq(np.array(design), np.array(target), rcond=None)[0]
+    a = dict(zip(labels, solution[:-1]))
+    print(f"\nsquared relative L2 = a / queries + c from {start} queries on: reference's own error sqrt(c) = "
+          f"{math.sqrt(max(solution[-1], 0.0)):.3f}")
+    for label in labels:
+        ratios = f"{a[label] / a[baseline]:.2f} of {baseline}"
+        if peer:
+            ratios += f", {a[label] / a[peer]:.2f} of {peer}"
+        print(f"  {label:<30} a = {a[label]:8.1f}: queries for the same error = {ratios}")
+
+
 def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]], args: argparse.Namespace) -> None:
     """Queries to the bar and to each level per design (means over images and seeds), ratios to i.i.d. and
     to Captum, wall-time ratios, and what the stopping rule spends and achieves at each tolerance."""
@@ -345,6 +373,7 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]]
         for label, means in table.items():
             ratios = [m / b for m, b in zip(means, table[reference])]
             print(f"  {label:<30}" + "".join(f"{r:>26.2f}" for r in ratios))
+    error_constants(rows, baseline_name, peer)
     fixed = max(args.max + 1 if r is None else r for r in rows[baseline_name]["reach"])
     print(f"\nfixed N that meets the bar in every run of {baseline_name}: {fixed}")
     for label, record in rows.items():
