@@ -171,3 +171,12 @@ def test_refused_on_coalitions_without_a_keep_rate() -> None:
     segmentation = Segmentation.from_labels(torch.arange(4).view(2, 2))
     with pytest.raises(px.PerturbxError, match="control='linear'"):
         px.build("attributor", CONTROL).check(Coalitions(torch.ones(3, 4)), segmentation)
+
+
+def test_refused_when_its_moments_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perturbx.attributors import control
+
+    monkeypatch.setattr(control, "MAX_ENTRIES", 100)
+    segmentation = Segmentation.from_labels(torch.arange(16).view(4, 4).repeat_interleave(4, 0).repeat_interleave(4, 1))
+    with pytest.raises(px.PerturbxError, match="regions × pixels = 16×256"):
+        px.build("attributor", CONTROL).check(Coalitions(torch.ones(3, 16), keep_rate=0.5), segmentation)

@@ -22,6 +22,17 @@ PRIOR_ROWS = 32.0  # ridge: shrink b as if this many rows of average spread back
 MAX_ENTRIES = 2**27  # regions × pixels held in float64 (1 GiB)
 
 
+def check_size(segmentation: Segmentation) -> None:
+    """Refuse, before any query, a segmentation whose regions × pixels moments would not fit in memory."""
+    h, w = segmentation.shape
+    regions = int(torch.unique(segmentation.labels).numel())
+    if regions * h * w > MAX_ENTRIES:
+        raise PerturbxError(
+            f"attributor rise: control='linear' holds regions × pixels = {regions}×{h * w} numbers, more than "
+            f"{MAX_ENTRIES}; use fewer segments or a smaller image"
+        )
+
+
 def refit_rows(ids: torch.Tensor) -> list[int]:
     """Rows at which ``b`` is refitted: the first start of a group at or after ``64·2^j`` rows."""
     starts = torch.nonzero(torch.diff(ids, prepend=ids[:1] - 1)).flatten().tolist()
@@ -39,14 +50,8 @@ class RegionControl:
     scores on it, for keep-masks linear in coalitions whose rows are independent Bernoulli(``p``) features."""
 
     def __init__(self, segmentation: Segmentation, p: float, device: torch.device) -> None:
-        h, w = segmentation.shape
         labels = torch.unique(segmentation.labels.cpu(), return_inverse=True)[1].flatten()
         regions = int(labels.max()) + 1
-        if regions * h * w > MAX_ENTRIES:
-            raise PerturbxError(
-                f"attributor rise: control='linear' holds regions × pixels = {regions}×{h * w} numbers, more than "
-                f"{MAX_ENTRIES}; use fewer segments or a smaller image"
-            )
         area = torch.nn.functional.one_hot(labels, regions).T.double()  # [K,HW]
         self.average = area / area.sum(1, keepdim=True)  # A: the mean over each region
         moments = _shifted_moments if isinstance(segmentation, ShiftedGrid) else _fixed_moments
@@ -79,7 +84,7 @@ class RegionControl:
         """Ridge least squares with an intercept on every row folded so far."""
         gm = self.sg / self.rows
         spread = self.sgg - self.rows * torch.outer(gm, gm)
-        ridge = PRIOR_ROWS * float(spread.diagonal().mean()) / self.rows
+        ridge = PRIOR_ROWS * float(spread.diagonal().mean()) / self.rows + 1e-12  # > 0 even if g never varied
         system = spread + ridge * torch.eye(len(gm), dtype=spread.dtype, device=spread.device)
         self.slope = torch.linalg.solve(system, self.sgy - gm * self.sy)
 

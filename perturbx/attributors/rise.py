@@ -9,7 +9,7 @@ import torch
 from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
-from perturbx.attributors.control import RegionControl, refit_rows
+from perturbx.attributors.control import RegionControl, check_size, refit_rows
 from perturbx.attributors.uncertainty import centred_noise, correlation_shortfall, project_variance, relative_error
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
@@ -50,6 +50,8 @@ class Rise(Attributor):
             raise PerturbxError(
                 f"attributor rise: control='linear' does not know the moments of {type(segmentation).__name__} masks"
             )
+        if self.control == "linear":
+            check_size(segmentation)
 
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         return _RiseSums(self, segmentation, coalitions)
