@@ -181,9 +181,7 @@ def main() -> None:
                     path.write_text(json.dumps({**vars(trace), "seconds": seconds, "max": args.max,
                                                 "every": args.every}))
                 record = rows.setdefault(label, new_record())
-                record["reach"].append(trace.first_within(RANK, L2))
                 record["traces"].append(trace)
-                record["images"].append(name)
                 record["seconds_per_query"].append(seconds / trace.queries[-1])
                 record["stop"].append([stop_outcome(trace, t, measure) for measure, t in tolerances])
                 if seed == 0 and name == args.images.split(",")[0]:
@@ -279,15 +277,13 @@ def peer_runs(
                 seconds.append(per_query)
                 print(f"  {label} seed {seed} budget {budget}: {queries} queries, rank {rank:.3f} l2 {l2:.3f}")
             record = rows.setdefault(label, new_record())
-            record["reach"].append(trace.first_within(RANK, L2))
             record["traces"].append(trace)
-            record["images"].append(name)
             record["seconds_per_query"].append(float(np.mean(seconds)))
 
 
 def new_record() -> dict[str, list]:
     """Per design, one entry per (image, seed)."""
-    return {"reach": [], "seconds_per_query": [], "stop": [], "traces": [], "images": []}
+    return {"seconds_per_query": [], "stop": [], "traces": []}
 
 
 def queries_to(trace: Trace, level: float, kind: str) -> float | None:
@@ -361,7 +357,9 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]]
     for label, record in rows.items():
         cells, means = [], []
         for kind, level in goals:
-            reached = record["reach"] if kind == "bar" else [queries_to(t, level, kind) for t in record["traces"]]
+            reached = [
+                t.first_within(RANK, L2) if kind == "bar" else queries_to(t, level, kind) for t in record["traces"]
+            ]
             mean, missed = mean_of(reached)
             means.append(mean)
             cells.append(f"{mean:.0f}{'*' if missed else ''}")
@@ -374,7 +372,8 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]]
             ratios = [m / b for m, b in zip(means, table[reference])]
             print(f"  {label:<30}" + "".join(f"{r:>26.2f}" for r in ratios))
     error_constants(rows, baseline_name, peer)
-    fixed = max(args.max + 1 if r is None else r for r in rows[baseline_name]["reach"])
+    baseline_reach = [t.first_within(RANK, L2) for t in rows[baseline_name]["traces"]]
+    fixed = max(args.max + 1 if r is None else r for r in baseline_reach)
     print(f"\nfixed N that meets the bar in every run of {baseline_name}: {fixed}")
     for label, record in rows.items():
         if not record["stop"]:
