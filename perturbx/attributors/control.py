@@ -94,11 +94,7 @@ def _fixed_moments(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keep-masks ``m = Wᵀz`` with one ``W [M,HW]`` for every row: ``W``, ``E[m]`` and ``E[g·mᵀ]``, using
     ``E[z zᵀ] = p²·11ᵀ + p(1−p)·I``."""
-    if segmentation.hard:
-        weights = torch.nn.functional.one_hot(segmentation.labels.cpu().flatten(), segmentation.n_features).T
-    else:
-        weights = segmentation.masks.cpu().flatten(1) / segmentation.coverage.cpu().flatten()
-    weights = weights.double()
+    weights = segmentation.weights().cpu().double()
     total = weights.sum(0)
     seen = average @ weights.T  # [K,M]: how much of each region each feature covers
     cross = p * p * seen.sum(1)[:, None] * total[None] + p * (1 - p) * seen @ weights

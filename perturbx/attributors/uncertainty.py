@@ -36,7 +36,7 @@ def project_variance(segmentation: Segmentation, covariance: torch.Tensor) -> to
     """Variance ``[H,W]`` of the per-pixel map ``segmentation.project(scores)`` given the scores' covariance."""
     if segmentation.hard:
         return covariance.diagonal().to(segmentation.labels.device)[segmentation.labels]
-    weights = (segmentation.masks.flatten(1) / segmentation.coverage.flatten()).double()
+    weights = segmentation.weights().double()
     covariance = covariance.to(weights.device)
     return ((covariance @ weights) * weights).sum(0).clamp_min(0).view(segmentation.shape)
 

@@ -74,6 +74,10 @@ class Segmentation:
         flat = z @ self.masks.flatten(1)
         return (flat / self.coverage.flatten()).view(-1, *self.shape)
 
+    def weights(self) -> torch.Tensor:
+        """``[M, H·W]``: each feature's share of each pixel's keep-mask, the matrix :meth:`combine` applies."""
+        return self.masks.flatten(1) / self.coverage.flatten()
+
     def project(self, scores: torch.Tensor) -> torch.Tensor:
         """Per-pixel map ``[H,W]``: each pixel gets the mask-weighted mean of its features' scores."""
         return self.combine(scores.to(self.masks)[None])[0]
