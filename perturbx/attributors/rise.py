@@ -41,17 +41,18 @@ class Rise(Attributor):
     )
 
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
-        if self.control == "linear" and coalitions.keep_rate is None:
+        if self.control == "none":
+            return
+        if coalitions.keep_rate is None:
             raise PerturbxError(
                 "attributor rise: control='linear' needs a design whose rows keep each feature independently with "
                 "one probability p (samplers bernoulli, antithetic, qmc); this sampler's design is not one"
             )
-        if self.control == "linear" and segmentation.per_sample and not isinstance(segmentation, ShiftedGrid):
+        if segmentation.per_sample and not isinstance(segmentation, ShiftedGrid):
             raise PerturbxError(
                 f"attributor rise: control='linear' does not know the moments of {type(segmentation).__name__} masks"
             )
-        if self.control == "linear":
-            check_size(segmentation)
+        check_size(segmentation)
 
     def start(self, segmentation: Segmentation, coalitions: Coalitions, y0: torch.Tensor) -> Accumulator:
         return _RiseSums(self, segmentation, coalitions)
@@ -111,12 +112,11 @@ class RatioMoments:
         self.sy += ay
         self.syy += (a * a) @ square
         x = ones @ basis if b is None else b.sum()
+        self.sx += x
         if b is None:
-            self.sx += x
             self.syx += a @ square
             self.sxx += ones @ square
         else:
-            self.sx += x
             self.syx += (a * b) @ basis
             self.sxx += (b * b).sum()
         if offset is not None:  # Y_n + c: Σ(Y+c) = ΣY + n·c, Σ(Y+c)² = ΣY² + 2c·ΣY + n·c², Σ(Y+c)X = ΣYX + c·ΣX
@@ -264,8 +264,8 @@ class _RiseSums(Accumulator):
     def error(self, measure: str = "range") -> float:
         if self.rise.level == "feature":
             scores, covariance = self._features()
-            if measure == "correlation":
-                return correlation_shortfall(scores, 0.0 if self.fixed else centred_noise(covariance))
+            if measure == "correlation":  # a fixed design's covariance is already 0
+                return correlation_shortfall(scores, centred_noise(covariance))
             return relative_error(scores, covariance.diagonal().clamp_min(0).sqrt())
         scores, variance = self._pixels()
         if measure == "correlation":
