@@ -99,7 +99,10 @@ def pixel_truth(segmentation: Segmentation) -> torch.Tensor:
     return torch.einsum("chw,c->hw", weights, kept) / weights.sum(0)
 
 
-def run(attributor: object, sampler: object, n: int, seed: int, chunk: int = 100) -> px.attributors.base.Attribution:
+def accumulate(
+    attributor: object, sampler: object, n: int, seed: int, chunk: int = 100
+) -> px.attributors.base.Accumulator:
+    """RISE of ``score`` on the 3x3 shifted bilinear grid, fed in chunks of ``chunk`` rows."""
     segmentation = Grid(cells=CELLS, edges="bilinear", shift=True).segment(
         torch.zeros(3, SIZE, SIZE), torch.Generator().manual_seed(seed)
     )
@@ -112,7 +115,11 @@ def run(attributor: object, sampler: object, n: int, seed: int, chunk: int = 100
         index = torch.arange(start, min(start + chunk, n))
         z = coalitions.z[index]
         accumulator.update(z, segmentation.keep_masks(z, index), y[index].float())
-    return accumulator.result()
+    return accumulator
+
+
+def run(attributor: object, sampler: object, n: int, seed: int, chunk: int = 100) -> px.attributors.base.Attribution:
+    return accumulate(attributor, sampler, n, seed, chunk).result()
 
 
 @pytest.mark.parametrize("sampler", ["bernoulli", "antithetic", {"name": "qmc", "block": 32}])

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_rise_control import CELLS, SIZE, pixel_truth, score
+from test_rise_control import CELLS, SIZE, accumulate, pixel_truth
 
-import perturbx as px
 from perturbx.attributors.uncertainty import centred_noise, correlation_shortfall
 from perturbx.segmenters.grid import Grid
 
@@ -17,13 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def explain(attributor: object, n: int, seed: int) -> tuple[torch.Tensor, float, torch.Tensor]:
     """The pixel map, its predicted correlation with the limit, and its stderr, on the shifted 3x3 grid."""
-    segmentation = Grid(cells=CELLS, edges="bilinear", shift=True).segment(
-        torch.zeros(3, SIZE, SIZE), torch.Generator().manual_seed(seed)
-    )
-    coalitions = px.build("sampler", "bernoulli").sample(n, CELLS * CELLS, torch.Generator().manual_seed(seed))
-    accumulator = px.build("attributor", attributor).start(segmentation, coalitions, torch.tensor(0.0))
-    index = torch.arange(n)
-    accumulator.update(coalitions.z, segmentation.keep_masks(coalitions.z, index), score(coalitions.z).float())
+    accumulator = accumulate(attributor, "bernoulli", n, seed, chunk=n)
     result = accumulator.result()
     return result.pixels.double(), 1 - accumulator.error("correlation"), result.pixels_stderr.double()
 
