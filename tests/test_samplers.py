@@ -19,6 +19,7 @@ def gen(seed: int = 0) -> torch.Generator:
 
 SPECS = [
     "bernoulli",
+    {"name": "bernoulli", "include_original": True},
     {"name": "random_p", "distribution": "uniform"},
     {"name": "random_p", "distribution": "normal"},
     {"name": "random_p", "distribution": "beta"},
@@ -117,6 +118,14 @@ def test_lime_sampler_removes_a_uniform_number() -> None:
     counts = torch.bincount(removed, minlength=m + 1).double()
     assert counts[0] == 0
     assert torch.allclose(counts[1:] / counts[1:].sum(), torch.full((m,), 1 / m, dtype=torch.float64), atol=0.01)
+
+
+def test_bernoulli_include_original_keeps_row_zero_only() -> None:
+    plain = px.build("sampler", {"name": "bernoulli", "p": 0.3}).sample(20000, 5, gen())
+    lime = px.build("sampler", {"name": "bernoulli", "p": 0.3, "include_original": True}).sample(20000, 5, gen())
+    assert (lime.z[0] == 1).all() and torch.equal(lime.z[1:], plain.z[1:])
+    assert (lime.z[1:].mean(0) - 0.3).abs().max() < 0.02
+    assert plain.keep_rate == 0.3 and lime.keep_rate is None  # no longer i.i.d. rows: no exact moments
 
 
 def test_permutation_chains() -> None:
