@@ -108,7 +108,8 @@ def explain(args: argparse.Namespace) -> int:
     print(f"method: {exp.method}  time: {seconds:.1f} s  model queries: {exp.n_queries}")
     if exp.converged is not None:
         state = "converged" if bool(exp.converged[0]) else "not converged (max_samples reached)"
-        measured = "max stderr / range" if explainer.stop.measure == "range" else "1 - expected correlation"
+        measured = {"range": "max stderr / range", "correlation": "1 - expected correlation",
+                    "rank": "1 - expected rank correlation"}[explainer.stop.measure]
         print(f"stopping rule: {state}; error {float(exp.error[0]):.4f} ({measured}, tolerance "
               f"{explainer.stop.tolerance:g}) after {int(exp.queries[0])} queries")
     title = f"{label} (class {target}, p={float(probabilities[target]):.2f})"

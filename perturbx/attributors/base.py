@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from perturbx.attributors.uncertainty import correlation_shortfall, relative_error
+from perturbx.attributors.uncertainty import correlation_shortfall, rank_shortfall, relative_error
 from perturbx.registry import Component
 from perturbx.samplers.base import Coalitions, Sampler
 from perturbx.segmenters.segmentation import Segmentation
@@ -43,14 +43,20 @@ class Accumulator:
 
     def error(self, measure: str = "range") -> float:
         """The stopping rule's ``measure`` on everything seen so far (NaN without an error estimate):
-        ``range``, max stderr / range of the estimate; ``correlation``, 1 − its expected correlation with the
-        converged map (here from the mean variance, which overstates it when errors are shared)."""
+        ``range``, max stderr / range of the estimate; ``correlation`` and ``rank``, 1 − its expected Pearson and
+        Spearman correlation with the converged map (here from independent per-pixel errors, which overstates
+        them when errors are shared; accumulators that know their errors' covariance override this)."""
         result = self.result()
+        stderr = result.pixels_stderr
         if measure == "correlation":
-            stderr = result.pixels_stderr
             noise = math.nan if stderr is None else float(stderr.double().pow(2).mean())
             return correlation_shortfall(result.pixels, noise)
-        return relative_error(result.pixels, result.pixels_stderr)
+        if measure == "rank":
+            if stderr is None:
+                return math.nan
+            normal = torch.randn((8, *stderr.shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+            return rank_shortfall(result.pixels, normal.to(stderr.device) * stderr.double())
+        return relative_error(result.pixels, stderr)
 
 
 class Attributor(Component):

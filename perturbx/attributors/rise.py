@@ -10,7 +10,14 @@ from pydantic import Field
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
 from perturbx.attributors.control import RegionControl, check_size, refit_rows
-from perturbx.attributors.uncertainty import centred_noise, correlation_shortfall, project_variance, relative_error
+from perturbx.attributors.uncertainty import (
+    centred_noise,
+    correlation_shortfall,
+    pixel_draws,
+    project_variance,
+    rank_shortfall,
+    relative_error,
+)
 from perturbx.errors import PerturbxError
 from perturbx.registry import register
 from perturbx.samplers.base import Coalitions
@@ -198,6 +205,16 @@ class BatchRatios:
         scale = float((self.draws.sum() / self.draws[used] - 1).sum())
         return float((deviation**2).mean(1).sum()) / scale
 
+    def error_draws(self, estimate: torch.Tensor) -> torch.Tensor:
+        """Draws ``[K,P]`` of the map's error: each batch's deviation ``R_k − R`` scaled to the variance of ``R``
+        (``R_k − R`` has ``G/G_k − 1`` times it); none with fewer than two batches."""
+        used = self.draws > 0
+        if int(used.sum()) < 2:
+            return torch.zeros(0, self.sy.shape[1], dtype=torch.float64)
+        maps = self.sy[used] / self.sx[used].clamp_min(1e-12)
+        scale = (self.draws.sum() / self.draws[used] - 1).clamp_min(1e-12).sqrt().to(maps)
+        return (maps - estimate.reshape(1, -1)) / scale[:, None]
+
 
 class _RiseSums(Accumulator):
     def __init__(self, rise: Rise, segmentation: Segmentation, coalitions: Coalitions) -> None:
@@ -266,11 +283,18 @@ class _RiseSums(Accumulator):
             scores, covariance = self._features()
             if measure == "correlation":  # a fixed design's covariance is already 0
                 return correlation_shortfall(scores, centred_noise(covariance))
+            if measure == "rank":
+                return rank_shortfall(self.segmentation.project(scores.float()),
+                                      pixel_draws(self.segmentation, covariance))
             return relative_error(scores, covariance.diagonal().clamp_min(0).sqrt())
         scores, variance = self._pixels()
+        if self.fixed and measure != "range":
+            return 0.0
+        centred = scores.flatten() - (self.shift or 0.0)
         if measure == "correlation":
-            noise = 0.0 if self.fixed else self.batches.centred_noise(scores.flatten() - (self.shift or 0.0))
-            return correlation_shortfall(scores, noise)
+            return correlation_shortfall(scores, self.batches.centred_noise(centred))
+        if measure == "rank":
+            return rank_shortfall(scores, self.batches.error_draws(centred)[:8])
         return relative_error(scores, variance.sqrt())
 
     def result(self) -> Attribution:

@@ -14,7 +14,9 @@ from perturbx.attributors.uncertainty import (
     centred_noise,
     correlation_shortfall,
     influence_covariance,
+    pixel_draws,
     project_variance,
+    rank_shortfall,
     relative_error,
 )
 from perturbx.errors import PerturbxError
@@ -66,6 +68,11 @@ class ScoreCollector(Accumulator):
         scores, covariance = self.estimate()
         if measure == "correlation":
             return correlation_shortfall(scores, math.nan if covariance is None else centred_noise(covariance))
+        if measure == "rank":
+            if covariance is None:
+                return math.nan
+            pixels = self.segmentation.project(scores.float().to(self.segmentation.masks.device))
+            return rank_shortfall(pixels, pixel_draws(self.segmentation, covariance))
         return relative_error(scores, None if covariance is None else covariance.diagonal().clamp_min(0).sqrt())
 
     def result(self) -> Attribution:

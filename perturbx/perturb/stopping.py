@@ -16,10 +16,10 @@ from perturbx.samplers.base import Coalitions, Sampler
 class Stop(BaseModel):
     """Stop an image once its error measure is below ``tolerance``, checked after every ``check_every`` rows
     from ``min_samples`` on, or at ``max_samples`` rows. ``measure='range'``: ``max(stderr) / (max − min of
-    the estimate)`` (Covert & Lee 2021); ``'correlation'``: ``1 − ρ``, ``ρ`` the correlation the map is
-    expected to have with its converged value, which tracks the rank agreement of whole maps rather than
-    their worst entry. The checks fall at fixed row counts, so the map depends on the seed and tolerance
-    only, never on the batch size or on the other images of the batch."""
+    the estimate)`` (Covert & Lee 2021); ``'correlation'`` and ``'rank'``: ``1 − ρ``, ``ρ`` the Pearson or
+    Spearman correlation the map is expected to have with its converged value, which track the agreement of
+    whole maps rather than their worst entry. The checks fall at fixed row counts, so the map depends on the
+    seed and tolerance only, never on the batch size or on the other images of the batch."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -27,8 +27,10 @@ class Stop(BaseModel):
     check_every: int = Field(64, ge=1, description="rows between two checks")
     min_samples: int = Field(64, ge=1, description="rows before the first check")
     max_samples: int = Field(8000, ge=1, description="rows drawn: the most an image may use")
-    measure: Literal["range", "correlation"] = Field(
-        "range", description="'range': max stderr / range; 'correlation': 1 − expected correlation with the limit"
+    measure: Literal["range", "correlation", "rank"] = Field(
+        "range",
+        description="'range': max stderr / range; 'correlation' / 'rank': 1 − expected Pearson / Spearman "
+        "correlation with the limit",
     )
 
     @model_validator(mode="after")

@@ -26,13 +26,15 @@ from perturbx.targets import TargetSpec
 class Trace:
     """Per checkpoint: model queries (the unperturbed image included), the estimated relative error
     ``max(stderr) / range``, the map's Spearman rank correlation and relative L2 distance to the reference,
-    and the estimated correlation shortfall ``1 − ρ`` (the stopping rule's ``measure: correlation``)."""
+    and the estimated shortfalls ``1 − ρ`` of the Pearson and Spearman correlation with the converged map (the
+    stopping rule's ``measure: correlation`` and ``measure: rank``)."""
 
     queries: list[int] = field(default_factory=list)
     error: list[float] = field(default_factory=list)
     rank: list[float] = field(default_factory=list)
     l2: list[float] = field(default_factory=list)
     shortfall: list[float] = field(default_factory=list)
+    rank_shortfall: list[float] = field(default_factory=list)
 
     def first_within(self, rank: float = 0.95, l2: float = 0.05) -> int | None:
         """Queries at the first checkpoint from which the map stays within both bars (None if never)."""
@@ -56,7 +58,7 @@ class _Recorder(Attributor):
     anytime: ClassVar[bool] = True  # convergence_trace checks the wrapped attributor
     inner: Attributor
     every: int
-    _snapshots: list[tuple[int, float, float, torch.Tensor]] = PrivateAttr(default_factory=list)
+    _snapshots: list[tuple[int, float, float, float, torch.Tensor]] = PrivateAttr(default_factory=list)
 
     def check(self, coalitions: Coalitions, segmentation: Segmentation) -> None:
         self.inner.check(coalitions, segmentation)
@@ -66,16 +68,17 @@ class _Recorder(Attributor):
 
 
 class _Snapshots(Accumulator):
-    def __init__(self, inner: Accumulator, every: int, sink: list[tuple[int, float, float, torch.Tensor]]) -> None:
+    def __init__(
+        self, inner: Accumulator, every: int, sink: list[tuple[int, float, float, float, torch.Tensor]]
+    ) -> None:
         self.inner, self.every, self.sink, self.seen = inner, every, sink, 0
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
         self.inner.update(z, keep, y)
         self.seen += len(y)
         if self.seen % self.every == 0:
-            self.sink.append((
-                self.seen, self.inner.error(), self.inner.error("correlation"), self.inner.result().pixels.cpu()
-            ))
+            errors = [self.inner.error(measure) for measure in ("range", "correlation", "rank")]
+            self.sink.append((self.seen, *errors, self.inner.result().pixels.cpu()))
 
     def error(self, measure: str = "range") -> float:
         return self.inner.error(measure)
@@ -114,11 +117,12 @@ def convergence_trace(
     final = probe.explain(model, image, target, batch_size=batch_size, progress=progress).maps[0, 0]
     reference = final if reference is None else reference.reshape(final.shape)
     trace = Trace()
-    for seen, error, shortfall, saliency in recorder._snapshots:
+    for seen, error, shortfall, rank_shortfall, saliency in recorder._snapshots:
         rank, l2 = agreement(saliency, reference)
         trace.queries.append(seen + 1)
         trace.error.append(error)
         trace.shortfall.append(shortfall)
+        trace.rank_shortfall.append(rank_shortfall)
         trace.rank.append(rank)
         trace.l2.append(l2)
     return trace
