@@ -8,13 +8,20 @@ On EfficientNet-Lite0 and bundled photos, explaining the predicted class in soft
   paired coalitions (the issue asks for 20,000) with another seed; the i.i.d. baseline is unpaired sampling.
   Peers (``--peers``): Captum KernelShap and shap's KernelExplainer on the same superpixels and fill,
   run at doubling budgets.
+- ``lime``: the same superpixels and fill, LIME with lime_image's kernel (sqrt(exp(-d²/0.25²)), cosine
+  distance on the coalitions) and ridge (alpha 1); reference: ``--reference`` Bernoulli(0.5) coalitions with
+  another seed; the i.i.d. baseline is lime_image's own design (Bernoulli(0.5), row 0 the original). Peers
+  (``--peers``): lime_image and Captum Lime, both given the same kernel and ridge (Captum's defaults, an
+  L2 kernel of width 1 on the images and Lasso, estimate another surrogate), so all four estimate one map.
 
 A map "reaches the bar" at the first checkpoint from which its Spearman rank correlation with the
 reference stays >= 0.95 and its relative L2 distance <= 5% (checked every ``--every`` rows up to
 ``--max`` rows, per seed). perturbx designs are traced in one run each (the map at a checkpoint is
 exactly the map a run of that many rows gives). The stopping rule at tolerance t is read off the same
-traces: it stops at the first checkpoint whose estimated relative error max(stderr)/range is below t,
-which is exactly what ``stop: {tolerance: t, check_every: every, min_samples: every}`` does. Query
+traces: it stops at the first checkpoint whose error measure is below t (``range``: max(stderr)/range,
+``--tolerances``; ``correlation`` and ``rank``: 1 − the expected Pearson / Spearman correlation with the
+converged map, ``--shortfalls`` and ``--rank-shortfalls``), which is exactly what
+``stop: {tolerance: t, measure: ..., check_every: every, min_samples: every}`` does. Query
 ratios compare with fixed-N i.i.d. sampling at the N that reaches the bar (an oracle fixed-N user);
 wall-time ratios are measured in the same run. The reference map is cached in ``--out``, so reruns reuse it.
 
@@ -55,19 +62,20 @@ def rise_pipeline(sampler: object, seed: int, attributor: object = "rise") -> px
     )
 
 
-def shap_pipeline(segments: dict, sampler: object, seed: int) -> px.Pipeline:
+def superpixel_pipeline(segments: dict, sampler: object, seed: int, attributor: str) -> px.Pipeline:
     return px.Pipeline(
         segmenter=segments,
         sampler=sampler,
         substrate={"name": "constant", "color": "imagenet_mean"},
-        attributor="kernelshap",
+        attributor=attributor,
         seed=seed,
     )
 
 
 def stop_outcome(trace: Trace, tolerance: float, measure: str = "range") -> tuple[int, bool]:
     """Queries the stopping rule spends at ``tolerance`` and whether its map meets the bar there."""
-    for k, error in enumerate(trace.error if measure == "range" else trace.shortfall):
+    errors = {"range": trace.error, "correlation": trace.shortfall, "rank": trace.rank_shortfall}[measure]
+    for k, error in enumerate(errors):
         if error < tolerance:
             return trace.queries[k], trace.rank[k] >= RANK and trace.l2[k] <= L2
     return trace.queries[-1], trace.rank[-1] >= RANK and trace.l2[-1] <= L2
@@ -83,7 +91,7 @@ def budgets(start: int, end: int) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", choices=["rise", "kernelshap"], default="rise")
+    parser.add_argument("--method", choices=["rise", "kernelshap", "lime"], default="rise")
     parser.add_argument("--model", default="efficientnet_lite0", help="efficientnet_lite0 or synthetic_cnn")
     parser.add_argument(
         "--images",
@@ -98,8 +106,11 @@ def main() -> None:
     parser.add_argument(
         "--shortfalls", default="0.03,0.02,0.01", help="tolerances of the rule's measure: correlation to report"
     )
-    parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap)")
-    parser.add_argument("--peers", action="store_true", help="also run Captum KernelShap and shap (kernelshap)")
+    parser.add_argument(
+        "--rank-shortfalls", default="0.05,0.04,0.03", help="tolerances of the rule's measure: rank to report"
+    )
+    parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap, lime)")
+    parser.add_argument("--peers", action="store_true", help="also run the peer libraries (kernelshap, lime)")
     parser.add_argument("--peer-seeds", type=int, default=None, help="seeds of each peer (default: --seeds)")
     parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
@@ -111,7 +122,7 @@ def main() -> None:
     adapter = px.ModelAdapter(model, progress=False)
     tolerances = [("range", float(t)) for t in args.tolerances.split(",")] + [
         ("correlation", float(t)) for t in args.shortfalls.split(",") if t
-    ]
+    ] + [("rank", float(t)) for t in args.rank_shortfalls.split(",") if t]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, list]] = {}
@@ -142,15 +153,23 @@ def main() -> None:
             slic = {"name": "slic", "n_segments": args.segments, "compactness": 10.0}
             labels = px.build("segmenter", slic).segment(x[0], torch.Generator()).labels
             segments = {"name": "callable", "function": lambda image, labels=labels: labels, "input": "tensor"}
-            designs = {
-                "iid (kernelshap unpaired)": {"name": "kernelshap", "exhaustive": False, "paired": False},
-                "kernelshap (paired)": {"name": "kernelshap", "exhaustive": False},
-                "leverage_shap (paired)": {"name": "leverage_shap", "exhaustive": False},
-            }
-            reference_design = designs["kernelshap (paired)"]
+            if args.method == "kernelshap":
+                designs = {
+                    "iid (kernelshap unpaired)": {"name": "kernelshap", "exhaustive": False, "paired": False},
+                    "kernelshap (paired)": {"name": "kernelshap", "exhaustive": False},
+                    "leverage_shap (paired)": {"name": "leverage_shap", "exhaustive": False},
+                }
+                reference_design = designs["kernelshap (paired)"]
+            else:
+                designs = {
+                    "iid (bernoulli, lime_image's)": {"name": "bernoulli", "include_original": True},
+                    "antithetic": "antithetic",
+                    "qmc (scrambled Sobol)": "qmc",
+                }
+                reference_design = "bernoulli"
 
             def make(sampler: object, seed: int, segments: dict = segments) -> px.Pipeline:
-                return shap_pipeline(segments, sampler, seed)
+                return superpixel_pipeline(segments, sampler, seed, args.method)
 
         if args.designs:
             wanted = args.designs.split(",")
@@ -168,9 +187,10 @@ def main() -> None:
             for seed in range(args.seeds):
                 path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
                 saved = json.loads(path.read_text()) if path.exists() else {}
-                if saved.get("max") == args.max and saved.get("every") == args.every:  # finished earlier: reuse
-                    seconds = saved.pop("seconds")
-                    trace = Trace(**{k: saved.get(k, []) for k in ("queries", "error", "rank", "l2", "shortfall")})
+                fields = list(vars(Trace()))
+                if saved.get("max") == args.max and saved.get("every") == args.every and set(fields) <= set(saved):
+                    seconds = saved.pop("seconds")  # finished earlier with every measure: reuse
+                    trace = Trace(**{k: saved[k] for k in fields})
                 else:
                     start = time.perf_counter()
                     trace = viz.convergence_trace(
@@ -191,7 +211,7 @@ def main() -> None:
                     f"final rank {trace.rank[-1]:.3f} l2 {trace.l2[-1]:.3f} error {trace.error[-1]:.4f} "
                     f"({seconds:.0f} s)"
                 )
-        if args.method == "kernelshap" and args.peers:
+        if args.method != "rise" and args.peers:
             peer_runs(model, x, target, labels, ref_map, args, rows, name, out)
     report(rows, tolerances, args)
     figure = viz.convergence_figure(
@@ -213,11 +233,9 @@ def peer_runs(
     name: str,
     out: Path,
 ) -> None:
-    """Captum KernelShap and shap KernelExplainer at doubling budgets (each budget a fresh run): the first
-    budget from which the map stays within the bar. Finished runs are kept in ``out`` and reused."""
-    import shap
-    from captum.attr import KernelShap
-
+    """The peers of ``args.method`` at doubling budgets (each budget a fresh run): Captum KernelShap and shap's
+    KernelExplainer, or lime_image and Captum Lime with lime_image's kernel and ridge. Finished runs are kept in
+    ``out`` and reused."""
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     m = int(labels.max()) + 1
     count = {"images": 0}
@@ -229,7 +247,9 @@ def peer_runs(
 
     onehot = torch.nn.functional.one_hot(labels, m).permute(2, 0, 1).float()
 
-    def captum(budget: int, seed: int) -> torch.Tensor:
+    def captum_kernelshap(budget: int, seed: int) -> torch.Tensor:
+        from captum.attr import KernelShap
+
         torch.manual_seed(seed)
         attribution = KernelShap(probabilities).attribute(
             x,
@@ -242,6 +262,8 @@ def peer_runs(
         return attribution[0, 0]
 
     def shap_kernel(budget: int, seed: int) -> torch.Tensor:
+        import shap
+
         np.random.seed(seed)
 
         def f(z: np.ndarray) -> np.ndarray:
@@ -253,9 +275,51 @@ def peer_runs(
         values = explainer.shap_values(np.ones((1, m)), nsamples=budget, l1_reg=False, silent=True)
         return torch.from_numpy(np.asarray(values).reshape(-1)[:m]).float()[labels]
 
-    for label, run in {"Captum KernelShap": captum, "shap KernelExplainer": shap_kernel}.items():
+    kernel = px.build("attributor", "lime")  # lime_image's kernel, which both LIME peers are given
+
+    def captum_lime(budget: int, seed: int) -> torch.Tensor:
+        from captum._utils.models.linear_model import SkLearnRidge
+        from captum.attr import Lime
+
+        def similarity(original: torch.Tensor, perturbed: torch.Tensor, interpretable: torch.Tensor,
+                       **kwargs: object) -> torch.Tensor:
+            return kernel.weights(interpretable.float()).float()
+
+        torch.manual_seed(seed)
+        attribution = Lime(probabilities, SkLearnRidge(alpha=1.0), similarity_func=similarity).attribute(
+            x,
+            target=target,
+            baselines=mean,
+            feature_mask=labels[None, None],
+            n_samples=budget,
+            perturbations_per_eval=32,
+        )
+        return attribution[0, 0]
+
+    def lime_package(budget: int, seed: int) -> torch.Tensor:
+        from lime import lime_image
+
+        def classify(images: np.ndarray) -> np.ndarray:
+            return probabilities(torch.from_numpy(images).permute(0, 3, 1, 2).float()).numpy()
+
+        explanation = lime_image.LimeImageExplainer(random_state=seed).explain_instance(
+            x[0].permute(1, 2, 0).double().numpy(), classify, labels=(target,), top_labels=None,
+            hide_color=np.array(IMAGENET_MEAN), num_samples=budget, batch_size=32,
+            segmentation_fn=lambda image: labels.numpy(),
+        )
+        scores = torch.zeros(m)
+        for feature, weight in explanation.local_exp[target]:
+            scores[feature] = weight
+        return scores[labels]
+
+    peers = (
+        {"Captum KernelShap": captum_kernelshap, "shap KernelExplainer": shap_kernel}
+        if args.method == "kernelshap"
+        else {"Captum Lime": captum_lime, "lime_image": lime_package}
+    )
+    for label, run in peers.items():
         for seed in range(args.seeds if args.peer_seeds is None else args.peer_seeds):
-            path = out / f"kernelshap_{args.model}_{name}_{label.split()[0]}_{seed}.json"
+            path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"
             saved = json.loads(path.read_text()) if path.exists() else {}
             trace, seconds = Trace(), []
             for budget in budgets(args.every * 2, args.max):
@@ -335,7 +399,7 @@ def report(rows: dict[str, dict[str, list]], tolerances: list[tuple[str, float]]
     """Queries to the bar and to each level per design (means over images and seeds), ratios to i.i.d. and
     to Captum, wall-time ratios, and what the stopping rule spends and achieves at each tolerance."""
     baseline_name = next(iter(rows))
-    peer = "Captum KernelShap" if "Captum KernelShap" in rows else None
+    peer = next((label for label in rows if label.startswith("Captum")), None)
 
     def mean_of(values: list[float | None]) -> tuple[float, int]:
         """Mean, counting a run that never got there as --max + 1 (so the mean is a lower bound), and misses."""
