@@ -79,8 +79,8 @@ def explain(args: argparse.Namespace) -> int:
             setattr(explainer, field, value)
         except ConfigError as err:
             raise PerturbxError(f"{flag}: {err}") from None
-    if args.tolerance is not None:
-        set_tolerance(explainer, args.tolerance)
+    if args.tolerance is not None or args.measure is not None:
+        set_stop(explainer, args.tolerance, args.measure)
     if args.images is None and (args.engine or args.address or args.workers):
         raise PerturbxError("--engine/--address/--workers: they apply to --images (a folder of images)")
     if args.images is not None:
@@ -119,17 +119,23 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def set_tolerance(explainer: registry.Component, tolerance: float) -> None:
-    """``--tolerance``: turn on the explainer's stopping rule (or change its tolerance)."""
+def set_stop(explainer: registry.Component, tolerance: float | None, measure: str | None) -> None:
+    """``--tolerance`` / ``--measure``: turn on the explainer's stopping rule or change its tolerance or measure."""
     from perturbx.perturb.stopping import Stop
 
+    flag = "--tolerance" if tolerance is not None else "--measure"
     if "stop" not in type(explainer).model_fields:
-        raise PerturbxError(f"--tolerance: the {explainer.name} explainer has no stopping rule (only perturbation "
+        raise PerturbxError(f"{flag}: the {explainer.name} explainer has no stopping rule (only perturbation "
                             "pipelines do)")
-    if not 0.0 < tolerance < 1.0:
+    if tolerance is not None and not 0.0 < tolerance < 1.0:
         raise PerturbxError(f"--tolerance: expected a number between 0 and 1 (exclusive), got {tolerance:g}")
+    if measure not in (None, "range", "correlation", "rank"):
+        raise PerturbxError(f"--measure: expected range, correlation or rank, got {measure!r}")
+    if tolerance is None and explainer.stop is None:
+        raise PerturbxError("--measure: the config has no stopping rule; give --tolerance as well")
     current = explainer.stop.model_dump() if explainer.stop is not None else {}
-    explainer.stop = Stop(**{**current, "tolerance": tolerance})
+    changes = {"tolerance": tolerance, "measure": measure}
+    explainer.stop = Stop(**{**current, **{k: v for k, v in changes.items() if v is not None}})
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -236,7 +242,10 @@ def parser() -> argparse.ArgumentParser:
                     "(default 224; 0 keeps each image's size)")
     ex.add_argument("--seed", type=int, help="override the config's seed")
     ex.add_argument("--n-samples", type=int, help="override the config's number of samples")
-    ex.add_argument("--tolerance", type=float, help="stop each image once max stderr / range < this (0..1)")
+    ex.add_argument("--tolerance", type=float, help="stop each image once its error measure < this (0..1)")
+    ex.add_argument("--measure",
+                    help="the stopping rule's measure: max stderr / range (default), or 1 - the expected "
+                    "Pearson / Spearman correlation with the converged map")
     ex.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu, cuda or cuda:N")
     ex.add_argument("--quiet", action="store_true", help="no progress bar and no tuning notice")
     add_engine_flags(ex)

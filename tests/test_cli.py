@@ -30,6 +30,8 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
         (["--target", "-1"], "--target"),
         (["--n-samples", "0"], "--n-samples"),
         (["--tolerance", "1.5"], "--tolerance"),
+        (["--measure", "rank"], "--measure: the config has no stopping rule"),
+        (["--measure", "spearman"], "--measure"),
         (["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], "--device"),
     ],
 )
@@ -81,10 +83,13 @@ def test_main_job_explains_the_bundled_photo(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.slow
-def test_tolerance_stops_early_and_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(("measure", "named"), [([], "max stderr / range"), (["--measure", "rank"], "rank corr")])
+def test_tolerance_stops_early_and_reports_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture, measure: list[str], named: str
+) -> None:
     out = tmp_path / "explanation.png"
-    code, stdout, _ = run(capsys, "explain", "--quiet", "--tolerance", "0.5", "--out", str(out))
+    code, stdout, _ = run(capsys, "explain", "--quiet", "--tolerance", "0.5", *measure, "--out", str(out))
     assert code == 0
     assert "model queries: 65" in stdout  # converged at the first check, 64 masks and the photo
-    assert "stopping rule: converged; error" in stdout
+    assert "stopping rule: converged; error" in stdout and named in stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
