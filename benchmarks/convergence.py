@@ -247,19 +247,19 @@ def peer_runs(
 
     onehot = torch.nn.functional.one_hot(labels, m).permute(2, 0, 1).float()
 
-    def captum_kernelshap(budget: int, seed: int) -> torch.Tensor:
-        from captum.attr import KernelShap
-
+    def captum(attributor: object, budget: int, seed: int) -> torch.Tensor:
+        """One Captum perturbation attribution on the superpixels, with the fill as baseline."""
         torch.manual_seed(seed)
-        attribution = KernelShap(probabilities).attribute(
-            x,
-            target=target,
-            baselines=mean,
-            feature_mask=labels[None, None],
-            n_samples=budget,
+        attribution = attributor.attribute(
+            x, target=target, baselines=mean, feature_mask=labels[None, None], n_samples=budget,
             perturbations_per_eval=32,
         )
         return attribution[0, 0]
+
+    def captum_kernelshap(budget: int, seed: int) -> torch.Tensor:
+        from captum.attr import KernelShap
+
+        return captum(KernelShap(probabilities), budget, seed)
 
     def shap_kernel(budget: int, seed: int) -> torch.Tensor:
         import shap
@@ -285,16 +285,7 @@ def peer_runs(
                        **kwargs: object) -> torch.Tensor:
             return kernel.weights(interpretable.float()).float()
 
-        torch.manual_seed(seed)
-        attribution = Lime(probabilities, SkLearnRidge(alpha=1.0), similarity_func=similarity).attribute(
-            x,
-            target=target,
-            baselines=mean,
-            feature_mask=labels[None, None],
-            n_samples=budget,
-            perturbations_per_eval=32,
-        )
-        return attribution[0, 0]
+        return captum(Lime(probabilities, SkLearnRidge(alpha=1.0), similarity_func=similarity), budget, seed)
 
     def lime_package(budget: int, seed: int) -> torch.Tensor:
         from lime import lime_image

@@ -189,9 +189,11 @@ def test_convergence_trace_and_figures(images: torch.Tensor) -> None:
     assert trace.queries == [51, 101, 151, 201, 251, 301]
     assert trace.rank[-1] == pytest.approx(1.0) and trace.l2[-1] == pytest.approx(0.0, abs=1e-6)
     assert trace.error[-1] < trace.error[0]
+    assert len(trace.shortfall) == len(trace.rank_shortfall) == 6 and 0 <= trace.rank_shortfall[-1] < 1
     assert trace.first_within(rank=0.0, l2=1.0) == 51 and trace.first_within(rank=1.1) is None
     figure = viz.convergence_figure({"antithetic": trace}, tolerance=0.05)
     assert [ax.get_xlabel() for ax in figure.axes] == ["model queries"] * 2
+    assert len(figure.axes[1].lines) == 3  # rank, L2 and the rank measure's expectation
     exp = explainer.explain(TinyCNN().eval(), images[:1], target=0, **RUN)
     panels = viz.explanation_figure(images[:1], exp.maps[0], "title", "rise", exp.stderr[0])
     assert panels.axes[2].get_title().startswith("standard error") and len(panels.axes[2].images) == 1

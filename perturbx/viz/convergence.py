@@ -130,7 +130,8 @@ def convergence_trace(
 
 def convergence_figure(traces: dict[str, Trace] | Trace, tolerance: float | None = None, title: str = "") -> Figure:
     """Left: estimated relative error against queries (log-log, with the tolerance if given); right: rank
-    correlation and relative L2 distance to the reference. One line per named trace."""
+    correlation and relative L2 distance to the reference, and the rank correlation with the converged map that
+    the ``rank`` measure expects, where traced. One line per named trace."""
     traces = {"": traces} if isinstance(traces, Trace) else traces
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -138,6 +139,10 @@ def convergence_figure(traces: dict[str, Trace] | Trace, tolerance: float | None
         line = left.loglog(trace.queries, trace.error, label=name or "estimated error")[0]
         right.semilogx(trace.queries, trace.rank, color=line.get_color(), label=f"{name} rank corr.".strip())
         right.semilogx(trace.queries, trace.l2, color=line.get_color(), linestyle="--", label=f"{name} rel. L2".strip())
+        if any(math.isfinite(v) for v in trace.rank_shortfall):
+            expected = [1 - v for v in trace.rank_shortfall]
+            right.semilogx(trace.queries, expected, color=line.get_color(), linestyle=":",
+                           label=f"{name} expected rank corr.".strip())
     if tolerance is not None:
         left.axhline(tolerance, color="grey", linestyle=":", label=f"tolerance {tolerance:g}")
     left.set_xlabel("model queries")
@@ -146,7 +151,7 @@ def convergence_figure(traces: dict[str, Trace] | Trace, tolerance: float | None
     left.legend(fontsize=8)
     right.set_xlabel("model queries")
     right.set_ylabel("agreement with the reference")
-    right.set_title("rank correlation (solid), relative L2 (dashed)")
+    right.set_title("rank corr. (solid; expected: dotted), rel. L2 (dashed)")
     right.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
