@@ -30,6 +30,7 @@ images (``--images 0,1`` are their indices), about a hundred times cheaper per q
 
     python benchmarks/convergence.py --method rise --reference 16000 --max 4000 --seeds 3
     python benchmarks/convergence.py --method kernelshap --reference 20000 --max 4000 --seeds 3 --peers
+    python benchmarks/convergence.py --method lime --reference 20000 --max 4096 --every 256 --seeds 2 --peers
     python benchmarks/convergence.py --model synthetic_cnn --images 0,1 --method rise --reference 16000 --max 4000
 """
 
