@@ -30,8 +30,9 @@ class Explanation:
 
     Sampled methods also report, per image, the standard error of every pixel of the map (``stderr``,
     ``[B,1,H,W]``: ``maps ± 1.96·stderr`` is a 95% interval, exactly 0 for fixed designs), the model
-    queries spent (``queries [B]``), the achieved relative error ``max(stderr) / (max − min)``
-    (``error [B]``) and, under a stopping rule, whether it fell below the tolerance (``converged [B]``).
+    queries spent (``queries [B]``), the achieved error (``error [B]``: the stopping rule's measure, by default
+    the relative error ``max(stderr) / (max − min)``) and, under a stopping rule, whether it fell below the
+    tolerance (``converged [B]``).
     Methods without an error estimate leave these ``None``.
     """
 
