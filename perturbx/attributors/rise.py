@@ -193,27 +193,33 @@ class BatchRatios:
         self.draws += torch.bincount(fresh % self.batches, minlength=self.batches).double()
         self.last = int(ids[-1])
 
+    def _deviations(self, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each used batch's deviation ``R_k − R`` ``[K,P]`` and ``G/G_k − 1``, the multiple of the map's variance
+        it carries (``G_k`` draws in batch k); None with fewer than two batches."""
+        used = self.draws > 0
+        if int(used.sum()) < 2:
+            return None
+        maps = self.sy[used] / self.sx[used].clamp_min(1e-12)
+        return maps - estimate.reshape(1, -1), self.draws.sum() / self.draws[used] - 1
+
     def centred_noise(self, estimate: torch.Tensor) -> float:
         """Mean squared error of the map's entries about their mean: ``Σ_k ‖c(R_k − R)‖² / P`` over the batches
-        ``k``, divided by ``Σ_k (G/G_k − 1)`` (its expectation per unit of that error, ``G_k`` draws in batch k)."""
-        used = self.draws > 0
-        if int(used.sum()) < 2:
+        ``k``, divided by ``Σ_k (G/G_k − 1)`` (its expectation per unit of that error)."""
+        found = self._deviations(estimate)
+        if found is None:
             return math.nan
-        maps = self.sy[used] / self.sx[used].clamp_min(1e-12)
-        deviation = maps - estimate.reshape(1, -1)
+        deviation, multiple = found
         deviation = deviation - deviation.mean(1, keepdim=True)
-        scale = float((self.draws.sum() / self.draws[used] - 1).sum())
-        return float((deviation**2).mean(1).sum()) / scale
+        return float((deviation**2).mean(1).sum()) / float(multiple.sum())
 
     def error_draws(self, estimate: torch.Tensor) -> torch.Tensor:
-        """Draws ``[K,P]`` of the map's error: each batch's deviation ``R_k − R`` scaled to the variance of ``R``
-        (``R_k − R`` has ``G/G_k − 1`` times it); none with fewer than two batches."""
-        used = self.draws > 0
-        if int(used.sum()) < 2:
+        """Draws ``[K,P]`` of the map's error: each batch's deviation scaled to the variance of ``R``; none with
+        fewer than two batches."""
+        found = self._deviations(estimate)
+        if found is None:
             return torch.zeros(0, self.sy.shape[1], dtype=torch.float64)
-        maps = self.sy[used] / self.sx[used].clamp_min(1e-12)
-        scale = (self.draws.sum() / self.draws[used] - 1).clamp_min(1e-12).sqrt().to(maps)
-        return (maps - estimate.reshape(1, -1)) / scale[:, None]
+        deviation, multiple = found
+        return deviation / multiple.clamp_min(1e-12).sqrt().to(deviation)[:, None]
 
 
 class _RiseSums(Accumulator):
