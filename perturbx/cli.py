@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 import torch
 
@@ -129,8 +129,9 @@ def set_stop(explainer: registry.Component, tolerance: float | None, measure: st
                             "pipelines do)")
     if tolerance is not None and not 0.0 < tolerance < 1.0:
         raise PerturbxError(f"--tolerance: expected a number between 0 and 1 (exclusive), got {tolerance:g}")
-    if measure not in (None, "range", "correlation", "rank"):
-        raise PerturbxError(f"--measure: expected range, correlation or rank, got {measure!r}")
+    measures = get_args(Stop.model_fields["measure"].annotation)
+    if measure is not None and measure not in measures:
+        raise PerturbxError(f"--measure: expected one of {', '.join(measures)}, got {measure!r}")
     if tolerance is None and explainer.stop is None:
         raise PerturbxError("--measure: the config has no stopping rule; give --tolerance as well")
     current = explainer.stop.model_dump() if explainer.stop is not None else {}

@@ -9,10 +9,10 @@ from typing import ClassVar
 import torch
 from matplotlib.figure import Figure
 from pydantic import PrivateAttr
-from scipy import stats
 from torch import nn
 
 from perturbx.attributors.base import Accumulator, Attribution, Attributor
+from perturbx.attributors.uncertainty import spearman
 from perturbx.errors import PerturbxError
 from perturbx.models.adapter import ModelAdapter
 from perturbx.perturb.stopping import Stop
@@ -48,8 +48,7 @@ class Trace:
 def agreement(saliency: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
     """Spearman rank correlation and relative L2 distance ``‖map − ref‖ / ‖ref‖`` of two maps."""
     a, b = saliency.double().flatten(), reference.double().flatten()
-    rank = float(stats.spearmanr(a.numpy(), b.numpy()).statistic) if a.std() > 0 and b.std() > 0 else math.nan
-    return rank, float((a - b).norm() / b.norm().clamp_min(1e-300))
+    return spearman(a, b), float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
 class _Recorder(Attributor):
