@@ -63,7 +63,7 @@ def rise_pipeline(sampler: object, seed: int, attributor: object = "rise") -> px
     )
 
 
-def superpixel_pipeline(segments: dict, sampler: object, seed: int, attributor: str) -> px.Pipeline:
+def superpixel_pipeline(segments: dict, sampler: object, seed: int, attributor: object) -> px.Pipeline:
     return px.Pipeline(
         segmenter=segments,
         sampler=sampler,
@@ -159,6 +159,9 @@ def main() -> None:
                     "iid (kernelshap unpaired)": {"name": "kernelshap", "exhaustive": False, "paired": False},
                     "kernelshap (paired)": {"name": "kernelshap", "exhaustive": False},
                     "leverage_shap (paired)": {"name": "leverage_shap", "exhaustive": False},
+                    "leverage+logistic (adjusted)": (
+                        {"name": "leverage_shap", "exhaustive": False}, {"name": "kernelshap", "adjust": "logistic"}
+                    ),
                 }
                 reference_design = designs["kernelshap (paired)"]
             else:
@@ -170,6 +173,8 @@ def main() -> None:
                 reference_design = "bernoulli"
 
             def make(sampler: object, seed: int, segments: dict = segments) -> px.Pipeline:
+                if isinstance(sampler, tuple):  # (sampler, attributor): a design with its own estimator
+                    return superpixel_pipeline(segments, sampler[0], seed, sampler[1])
                 return superpixel_pipeline(segments, sampler, seed, args.method)
 
         if args.designs:

@@ -148,6 +148,13 @@ CASES: list[tuple[str, object, object, Callable[[], torch.Tensor], int]] = [
         600,
     ),
     ("leverage_shap", "kernelshap", {"name": "leverage_shap", "exhaustive": False}, shapley_truth, 600),
+    (
+        "leverage_shap adjusted",
+        {"name": "kernelshap", "adjust": "logistic"},
+        {"name": "leverage_shap", "exhaustive": False},
+        shapley_truth,
+        600,
+    ),
     ("lime", {"name": "lime", "alpha": 0.0}, "bernoulli", lime_truth, 400),
     # the squared differences of Jansen's estimator are skewed: its normal interval needs a few hundred points
     ("sobol total", "sobol", {"name": "sobol", "qmc": False}, lambda: sobol_truth("total"), 8 * 400),
