@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=50, help="SLIC superpixels (kernelshap, lime)")
     parser.add_argument("--peers", action="store_true", help="also run the peer libraries (kernelshap, lime)")
     parser.add_argument("--peer-seeds", type=int, default=None, help="seeds of each peer (default: --seeds)")
+    parser.add_argument("--peer-names", default="", help="comma-separated substrings: run only the peers named so")
     parser.add_argument("--designs", default="", help="comma-separated substrings: trace only the designs named so")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the traces (JSON) and figure")
     parser.add_argument("--rank-levels", default="0.9,0.95", help="rank correlations to report queries for")
@@ -314,6 +315,8 @@ def peer_runs(
         if args.method == "kernelshap"
         else {"Captum Lime": captum_lime, "lime_image": lime_package}
     )
+    if args.peer_names:
+        peers = {k: v for k, v in peers.items() if any(w in k for w in args.peer_names.split(","))}
     for label, run in peers.items():
         for seed in range(args.seeds if args.peer_seeds is None else args.peer_seeds):
             path = out / f"{args.method}_{args.model}_{name}_{label.split()[0]}_{seed}.json"

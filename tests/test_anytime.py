@@ -67,6 +67,7 @@ def test_pixel_stderr_is_the_projected_feature_covariance(images: torch.Tensor, 
         # 16 cells, so ranks can swap: the images stop at 289-385 and 97-129 rows
         ({"name": "qmc", "block": 32}, {"name": "rise", "control": "linear"}, 0.02, "rank", 4),
         ({"name": "leverage_shap", "exhaustive": False}, "kernelshap", 0.02, "rank", 4),
+        ({"name": "leverage_shap", "exhaustive": False}, {"name": "kernelshap", "adjust": "logistic"}, 0.02, "rank", 4),
     ],
 )
 def test_stopping_rule_is_batch_invariant_and_per_image(
