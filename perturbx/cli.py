@@ -210,7 +210,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments:"):
-            options = [o for action in self._get_subparser_actions() for o in action.option_strings]
+            # subcommands share options (--out): list each once
+            options = list(dict.fromkeys(o for action in self._get_subparser_actions() for o in action.option_strings))
             for word in message.split(":", 1)[1].split():
                 close = difflib.get_close_matches(word.split("=")[0], options, n=2, cutoff=0.6)
                 if close:

@@ -115,6 +115,9 @@ def test_misspelt_option_gets_a_suggestion(capsys: pytest.CaptureFixture) -> Non
     with pytest.raises(SystemExit) as info:
         main(["explain", "--n-sampels", "3"])
     assert info.value.code == 2 and "did you mean --n-samples?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["explain", "--output", "x.png"])
+    assert "(did you mean --out?)" in capsys.readouterr().err  # once, though two subcommands take --out
 
 
 @pytest.mark.parametrize(

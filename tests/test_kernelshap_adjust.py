@@ -106,7 +106,7 @@ def test_adjustment_cuts_the_variance_and_keeps_the_intervals_honest() -> None:
         covered.append(errors["adjusted"][-1].abs() <= 1.96 * adjusted.features_stderr.double())
     adjusted_error, plain_error = torch.stack(errors["adjusted"]), torch.stack(errors["plain"])
     ratio = float(adjusted_error.pow(2).mean() / plain_error.pow(2).mean())
-    assert ratio < 0.3, ratio
+    assert ratio < 0.1, ratio  # measured 0.045
     rate = float(torch.stack(covered).double().mean())
     assert 0.93 <= rate <= 0.97, rate
     bias_z = adjusted_error.mean(0) / (adjusted_error.std(0) / seeds**0.5)

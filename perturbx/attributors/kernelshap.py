@@ -33,7 +33,8 @@ class KernelShap(Attributor):
     scores (by the same weights), takes its exact Shapley values, and estimates only the residual game
     ``f − g`` by the regression above. Probabilities of a classifier are close to such a game, so the
     residual, and the error, is much smaller; the estimate stays consistent whatever the fit (the
-    surrogate's values are exact), and its standard error is the residual fit's sandwich."""
+    surrogate's values are exact), and its standard error is the residual fit's sandwich, scaled by
+    ``n/(n − M − 3)`` for the surrogate's parameters."""
 
     anytime: ClassVar[bool] = True
 
@@ -81,6 +82,8 @@ class KernelShap(Attributor):
                 low, high = y_empty - float(ends[0]), y_full - float(ends[1])
             total = torch.tensor(high - low, dtype=torch.float64)
             phi, influence = efficient_wls(z[rows], values - low, weights[rows], total)
+            if game is not None:  # the residuals also paid for the surrogate's M + 3 parameters
+                influence = influence * (len(rows) / (len(rows) - m - 3)) ** 0.5
             last.clear()
             last[n] = Estimate(base + phi, torch.zeros(n, m, dtype=torch.float64).index_copy_(0, rows, influence))
             return last[n]
