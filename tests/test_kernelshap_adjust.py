@@ -113,6 +113,13 @@ def test_adjustment_cuts_the_variance_and_keeps_the_intervals_honest() -> None:
     assert bias_z.abs().max() < 4, bias_z
 
 
+def test_too_few_rows_to_fit_fall_back_to_the_plain_regression() -> None:
+    for n, same in [(31, True), (40, False)]:  # the fit needs more than 2·(M + 3) = 30 data rows
+        adjusted, plain = run(ADJUSTED, n, 0, 0.08), run("kernelshap", n, 0, 0.08)
+        assert torch.equal(adjusted.features, plain.features) is same
+        assert torch.isfinite(adjusted.features_stderr).all()
+
+
 def test_unknown_adjustment_is_a_one_line_error() -> None:
     with pytest.raises(PerturbxError, match="adjust"):
         px.build("attributor", {"name": "kernelshap", "adjust": "quadratic"})

@@ -74,7 +74,7 @@ class KernelShap(Attributor):
                 spread = torch.full((m,), (y_full - y_empty) / m, dtype=torch.float64)
                 return Estimate(spread, torch.zeros(n, m, dtype=torch.float64) if m == 1 else None)
             values, base, low, high = y[rows], torch.zeros(m, dtype=torch.float64), y_empty, y_full
-            fits = self.adjust != "none" and len(rows) > m + 2  # fewer rows than parameters: nothing to gain
+            fits = self.adjust != "none" and len(rows) > 2 * (m + 3)  # too few rows to fit M + 3 parameters
             game = fit_logistic(z[rows], values, weights[rows], y_empty, y_full) if fits else None
             if game is not None:
                 ends = game(torch.stack([torch.zeros(m), torch.ones(m)]))
