@@ -62,12 +62,9 @@ class KernelShap(Attributor):
         full = (z == 1).all(1)
         data = torch.nonzero(~full & ~(z == 0).all(1) & (weights > 0)).flatten()
         y_full = float(y0)
-        last: dict[int, Estimate] = {}  # the stopping rule asks several measures of one prefix: fit it once
 
         def solve(y: torch.Tensor) -> Estimate:
             n = len(y)
-            if n in last:
-                return last[n]
             rows = data[data < n]
             y_empty = float(y[empty[empty < n]].mean())
             if m == 1 or len(rows) == 0:
@@ -84,8 +81,6 @@ class KernelShap(Attributor):
             phi, influence = efficient_wls(z[rows], values - low, weights[rows], total)
             if game is not None:  # the residuals also paid for the surrogate's M + 3 parameters
                 influence = influence * (len(rows) / (len(rows) - m - 3)) ** 0.5
-            last.clear()
-            last[n] = Estimate(base + phi, torch.zeros(n, m, dtype=torch.float64).index_copy_(0, rows, influence))
-            return last[n]
+            return Estimate(base + phi, torch.zeros(n, m, dtype=torch.float64).index_copy_(0, rows, influence))
 
         return ScoreCollector(segmentation, solve, coalitions)

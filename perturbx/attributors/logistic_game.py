@@ -43,14 +43,14 @@ def logistic_shapley(bias: float, coefs: torch.Tensor) -> torch.Tensor:
     span = abs(bias) + float(beta.abs().sum())  # the fastest oscillation of sin(ωt), in radians per unit ω
     omega, omega_weight = _composite_legendre(_OMEGA_MAX, panels=int(min(max(16, span), 4096)))
     omega_weight = omega_weight / torch.sinh(math.pi * omega)
-    q_nodes, q_weights = np.polynomial.legendre.leggauss(m // 2 + 1)
+    q_nodes, q_weights = _composite_legendre(1.0, panels=1, order=m // 2 + 1)
     phi = torch.zeros(m, dtype=torch.float64)
     for chunk in range(0, len(omega), 2048):  # bounded memory: [2048, M] complex arrays
         w, weight = omega[chunk : chunk + 2048], omega_weight[chunk : chunk + 2048]
         phase = torch.exp(1j * w[:, None] * beta[None, :])  # [Ω,M]
         gain = torch.exp(1j * w * bias)[:, None] * (phase - 1)  # e^{iωa}(e^{iωβ_i} − 1): the marginal's transform
         ones = torch.ones(len(w), 1, dtype=phase.dtype)
-        for q, qw in zip((q_nodes + 1) / 2, q_weights / 2, strict=True):
+        for q, qw in zip(q_nodes.tolist(), q_weights.tolist(), strict=True):
             factors = (1 - q) + q * phase
             before = torch.cat([ones, torch.cumprod(factors[:, :-1], 1)], 1)
             after = torch.cat([torch.cumprod(factors.flip(1)[:, :-1], 1).flip(1), ones], 1)

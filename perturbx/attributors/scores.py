@@ -47,12 +47,20 @@ class ScoreCollector(Accumulator):
         self.fixed = coalitions is not None and coalitions.fixed
         self.groups = coalitions.group_ids() if coalitions is not None else None
         self.chunks: list[torch.Tensor] = []
+        self.solved: tuple[int, tuple[torch.Tensor, torch.Tensor | None]] | None = None  # rows seen, estimate
 
     def update(self, z: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
         self.chunks.append(y.detach().double().cpu())
 
     def estimate(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Feature scores and their covariance ``[M,M]`` (zero for fixed designs, ``None`` if unknown)."""
+        """Feature scores and their covariance ``[M,M]`` (zero for fixed designs, ``None`` if unknown). Solved once
+        per prefix: a checkpoint asks for its result and several error measures of the same rows."""
+        rows = sum(len(chunk) for chunk in self.chunks)
+        if self.solved is None or self.solved[0] != rows:
+            self.solved = rows, self._estimate()
+        return self.solved[1]
+
+    def _estimate(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         y = torch.cat(self.chunks) if self.chunks else torch.zeros(0, dtype=torch.float64)
         solved = self.solve(y)
         estimate = solved if isinstance(solved, Estimate) else Estimate(solved)
